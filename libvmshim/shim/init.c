@@ -1,0 +1,66 @@
+/*
+ * shim/init.c - initialisation and the exit report.
+ *
+ * Owns: reading the VMSHIM_* options once, the constructor, the destructor
+ * that prints statistics, and the per-process reset after fork.
+ * Must not allocate: it can run inside the first malloc of the process.
+ */
+#include "config.h"
+#include "shim/init.h"
+
+#include <unistd.h>
+
+#include "include/vmshim.h"
+#include "os/raw.h"
+#include "util/log.h"
+#include "util/options.h"
+#include "util/stats.h"
+
+int vms_initialised;
+static int init_claimed;
+
+void vms_init_slow(void)
+{
+	/* environ is set before any code of the program runs; if a caller is
+	 * earlier still, stay uninitialised and try again on the next call. */
+	if (environ == NULL) {
+		return;
+	}
+	if (__atomic_exchange_n(&init_claimed, 1, __ATOMIC_ACQ_REL)) {
+		/* Another thread initialises: wait for it (no allocation). */
+		while (!__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE)) {
+			vms_cpu_relax();
+		}
+		return;
+	}
+	vms_options_load(environ);
+	if (vms_option_num(VMS_OPT_VERBOSE)) {
+		vms_options_print(2);
+	}
+	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
+}
+
+void vms_init_after_fork_child(void)
+{
+	vms_stats_reset_events();
+}
+
+__attribute__((constructor)) static void vms_constructor(void)
+{
+	vms_ensure_init();
+}
+
+__attribute__((destructor)) static void vms_destructor(void)
+{
+	vms_stats_report_at_exit();
+}
+
+VMS_EXPORT const char *vmshim_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+VMS_EXPORT size_t vmshim_stats_json(char *buf, size_t cap)
+{
+	return vms_stats_format_json(buf, cap);
+}

@@ -1,0 +1,104 @@
+/*
+ * util/stats.h - counters kept with relaxed atomics, reported at exit.
+ *
+ * Owns: the counter set and its two renderings, the human table
+ * (VMSHIM_STATS=1) and the JSON document (VMSHIM_STATS_FILE), whose shape
+ * is a documented, stable interface (README, vmshim(7)):
+ *
+ *   {"version": 1, "pid": N, "calls": {"mmap": N, ... one per interposed call},
+ *    "faults": {"zero_fill": N, "file": N, "cow": N, "swap_in": N, "genuine": N},
+ *    "swap": {"out_pages": N, "in_pages": N, "slots_peak": N},
+ *    "resident": {"pages": N, "peak_pages": N, "limit_pages": N},
+ *    "vmas": {"count": N, "peak": N},
+ *    "kernel": {"mappings": N, "mappings_peak": N}}
+ *
+ * New keys may be added; existing ones keep their meaning.  Updating a
+ * counter is async-signal-safe.
+ */
+#ifndef VMS_UTIL_STATS_H
+#define VMS_UTIL_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every interposed call, in report order. */
+#define VMS_CALL_LIST(X)                                                      \
+	X(mmap) X(mmap64) X(munmap) X(mremap) X(mprotect) X(msync) X(madvise) \
+	X(posix_madvise) X(brk) X(sbrk) X(fork) X(mlock) X(mlock2)            \
+	X(munlock) X(mlockall) X(munlockall) X(mincore)                        \
+	X(malloc) X(free) X(calloc) X(realloc) X(reallocarray) X(memalign)    \
+	X(posix_memalign) X(aligned_alloc) X(valloc) X(pvalloc)               \
+	X(malloc_usable_size)
+
+#define VMS_FAULT_LIST(X) X(zero_fill) X(file) X(cow) X(swap_in) X(genuine)
+
+enum vms_call_id {
+#define X(name) VMS_CALL_##name,
+	VMS_CALL_LIST(X)
+#undef X
+	VMS_CALL_COUNT
+};
+
+enum vms_fault_id {
+#define X(name) VMS_FAULT_##name,
+	VMS_FAULT_LIST(X)
+#undef X
+	VMS_FAULT_COUNT
+};
+
+/* A level with its high-water mark. */
+struct vms_gauge {
+	int64_t now;
+	int64_t peak;
+};
+
+struct vms_stats {
+	uint64_t calls[VMS_CALL_COUNT];
+	uint64_t faults[VMS_FAULT_COUNT];
+	uint64_t swap_out_pages;
+	uint64_t swap_in_pages;
+	struct vms_gauge swap_slots;
+	struct vms_gauge resident_pages;
+	uint64_t limit_pages;
+	struct vms_gauge vmas;
+	struct vms_gauge kernel_mappings;
+};
+
+extern struct vms_stats vms_stats;
+
+static inline void vms_count_call(enum vms_call_id id)
+{
+	__atomic_fetch_add(&vms_stats.calls[id], 1, __ATOMIC_RELAXED);
+}
+
+static inline void vms_count_fault(enum vms_fault_id id)
+{
+	__atomic_fetch_add(&vms_stats.faults[id], 1, __ATOMIC_RELAXED);
+}
+
+static inline void vms_count_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* Adds delta to a gauge and raises its peak when exceeded. */
+void vms_gauge_add(struct vms_gauge *g, int64_t delta);
+int64_t vms_gauge_now(const struct vms_gauge *g);
+
+/* Zeroes the event counters (calls, faults, swap traffic); gauges stay. */
+void vms_stats_reset_events(void);
+
+const char *vms_call_name(enum vms_call_id id);
+const char *vms_fault_name(enum vms_fault_id id);
+
+/* Renderings; each returns the length written into buf (truncated). */
+size_t vms_stats_format_json(char *buf, size_t cap);
+size_t vms_stats_format_table(char *buf, size_t cap, const char *title);
+
+/* Writes the exit reports VMSHIM_STATS and VMSHIM_STATS_FILE ask for. */
+void vms_stats_report_at_exit(void);
+
+/* Expands %p in pattern to pid (%% to %); 0 on success, -1 if too long. */
+int vms_stats_expand_path(const char *pattern, long pid, char *out, size_t cap);
+
+#endif
