@@ -1,0 +1,204 @@
+/*
+ * vm/arena.c - the arena and what is true of it as a whole.
+ *
+ * Owns: reserving the arena at start, turning ranges back into plain
+ * reservation, counting present pages, and counting the kernel mappings
+ * the shim causes inside the arena.
+ *
+ * Kernel-mapping model: the kernel splits the arena wherever neighbouring
+ * pages differ in protection or in backing (each MAP_SHARED anonymous
+ * mapping is a kernel mapping of its own), and merges neighbours that
+ * agree.  So the number of kernel mappings inside the arena is 1 + the
+ * number of page boundaries whose two sides differ in identity =
+ * (backing object, hardware protection).  A change to [a, b) can only alter
+ * boundaries at x in [a, b]; callers count those before and after
+ * (vms_kmaps_boundaries) and add the difference.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "os/fmt.h"
+#include "os/raw.h"
+#include "util/log.h"
+#include "util/options.h"
+#include "util/stats.h"
+#include "vm/mm.h"
+
+struct vms_mm vms_mm;
+
+static long read_max_map_count(void)
+{
+	char buf[32];
+	uint64_t v = 65530;
+	long fd = vms_raw_open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC, 0);
+	if (!vms_raw_failed(fd)) {
+		long n = vms_raw_read((int)fd, buf, sizeof buf - 1);
+		vms_raw_close((int)fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (buf[n - 1] == '\n') {
+				buf[n - 1] = '\0';
+			}
+			if (vms_parse_uint(buf, &v) != 0) {
+				v = 65530;
+			}
+		}
+	}
+	return (long)v;
+}
+
+void vms_mm_init(void)
+{
+	struct vms_mm *mm = &vms_mm;
+	size_t size = (size_t)vms_option_num(VMS_OPT_ARENA_SIZE);
+	long r = vms_raw_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			      -1, 0);
+	if (vms_raw_failed(r)) {
+		vms_log(VMS_LOG_WARN,
+			"cannot reserve a %zu-byte arena (errno %ld): every call passes through to "
+			"the kernel; set VMSHIM_ARENA_SIZE smaller",
+			size, -r);
+		return;
+	}
+	if (vms_pte_table_init(&mm->ptes, (uintptr_t)r, size) != 0) {
+		vms_raw_munmap((void *)r, size);
+		vms_log(VMS_LOG_WARN, "cannot allocate the page table: pass-through mode");
+		return;
+	}
+	vms_vma_set_init(&mm->vmas);
+	mm->fault_around = (unsigned)vms_option_num(VMS_OPT_FAULT_AROUND);
+	/* Leave half of the kernel's limit to everything outside the arena. */
+	mm->kmaps_budget = read_max_map_count() / 2;
+	mm->kmaps = 1;
+	mm->next_object_id = 1;
+	vms_gauge_add(&vms_stats.kernel_mappings, 1);
+	mm->base = (uintptr_t)r;
+	mm->end = (uintptr_t)r + size;
+	vms_log(VMS_LOG_INFO, "arena %p-%p (%zu bytes), fault-around %u pages", (void *)mm->base,
+		(void *)mm->end, size, mm->fault_around);
+}
+
+enum vms_where vms_arena_where(uintptr_t start, uintptr_t end)
+{
+	if (vms_mm.base == 0 || end <= vms_mm.base || start >= vms_mm.end) {
+		return VMS_OUTSIDE;
+	}
+	if (start >= vms_mm.base && end <= vms_mm.end) {
+		return VMS_INSIDE;
+	}
+	return VMS_ACROSS;
+}
+
+int vms_arena_reserve(uintptr_t start, uintptr_t end)
+{
+	if (end <= start) {
+		return 0;
+	}
+	long r = vms_raw_mmap((void *)start, end - start, PROT_NONE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	return vms_raw_failed(r) ? (int)-r : 0;
+}
+
+/* The backing part of a page's kernel identity. */
+static uint64_t backing_of(const struct vms_vma *v)
+{
+	return (v != NULL && (v->flags & VMS_VMA_SHARED)) ? (uint64_t)(uintptr_t)v->object : 0;
+}
+
+static uint64_t identity(uintptr_t a)
+{
+	vms_pte_t *p = vms_pte_lookup(&vms_mm.ptes, a);
+	uint64_t hw = p != NULL ? (uint64_t)vms_pte_prot(vms_pte_load(p)) : 0;
+	return backing_of(vms_vma_find(&vms_mm.vmas, a)) << 3 | hw;
+}
+
+long vms_kmaps_boundaries(uintptr_t start, uintptr_t end)
+{
+	struct vms_mm *mm = &vms_mm;
+	uintptr_t lo = start < mm->base + VMS_PAGE_SIZE ? mm->base + VMS_PAGE_SIZE : start;
+	uintptr_t hi = end > mm->end - VMS_PAGE_SIZE ? mm->end - VMS_PAGE_SIZE : end;
+	if (mm->base == 0 || lo > hi) {
+		return 0;
+	}
+	long n = 0;
+	uint64_t prev = identity(lo - VMS_PAGE_SIZE);
+	uintptr_t x = lo;
+	while (x <= hi) {
+		/* A segment of constant backing within one page-table leaf. */
+		struct vms_vma *v = vms_vma_find(&mm->vmas, x);
+		uintptr_t seg_end;
+		if (v != NULL) {
+			seg_end = v->end;
+		} else {
+			struct vms_vma *next = vms_vma_first_in(&mm->vmas, x, mm->end);
+			seg_end = next != NULL ? next->start : mm->end;
+		}
+		vms_pte_t *pt;
+		uintptr_t leaf_end = x + vms_pte_span(&mm->ptes, x, &pt) * VMS_PAGE_SIZE;
+		if (leaf_end < seg_end) {
+			seg_end = leaf_end;
+		}
+		if (seg_end > hi + VMS_PAGE_SIZE) {
+			seg_end = hi + VMS_PAGE_SIZE;
+		}
+		uint64_t back = backing_of(v) << 3;
+		if (pt == NULL) {
+			n += back != prev;
+			prev = back;
+			x = seg_end;
+			continue;
+		}
+		for (; x < seg_end; x += VMS_PAGE_SIZE, pt++) {
+			uint64_t id = back | (uint64_t)vms_pte_prot(vms_pte_load(pt));
+			n += id != prev;
+			prev = id;
+		}
+	}
+	return n;
+}
+
+void vms_kmaps_adjust(long before, long after)
+{
+	long delta = after - before;
+	if (delta != 0) {
+		__atomic_fetch_add(&vms_mm.kmaps, delta, __ATOMIC_RELAXED);
+		vms_gauge_add(&vms_stats.kernel_mappings, delta);
+	}
+}
+
+size_t vms_present_pages(uintptr_t start, uintptr_t end)
+{
+	size_t n = 0;
+	for (uintptr_t x = start; x < end;) {
+		vms_pte_t *pt;
+		size_t span = vms_pte_span(&vms_mm.ptes, x, &pt);
+		uintptr_t stop = x + span * VMS_PAGE_SIZE;
+		if (stop > end) {
+			stop = end;
+		}
+		if (pt == NULL) {
+			x = stop;
+			continue;
+		}
+		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
+			n += (vms_pte_load(pt) & VMS_PTE_PRESENT) != 0;
+		}
+	}
+	return n;
+}
+
+bool vms_range_mapped(uintptr_t start, uintptr_t end)
+{
+	uintptr_t at = start;
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end); v != NULL && at < end;
+	     v = vms_vma_next(v)) {
+		if (v->start > at) {
+			return false;
+		}
+		at = v->end;
+	}
+	return at >= end;
+}

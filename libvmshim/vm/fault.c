@@ -1,0 +1,302 @@
+/*
+ * vm/fault.c - the fault path: what happens when the program touches an
+ * arena page the kernel does not let it touch.
+ *
+ * Decision tree (vms_fault):
+ *   1. address outside the arena                -> NOT_OURS (the kernel's own fault)
+ *   2. no VMA at the address                    -> MAPERR   (genuine SIGSEGV, SEGV_MAPERR)
+ *   3. access not allowed by the VMA's prot     -> ACCERR   (genuine SIGSEGV, SEGV_ACCERR)
+ *   4. page BUSY (another thread is filling it) -> wait until it is not, RESOLVED
+ *   5. page present, kernel grants the access   -> RESOLVED (another thread won the race)
+ *   6. page present, kernel protection lower    -> raise it to the VMA's prot, RESOLVED
+ *   7. page never touched                       -> zero-fill its block, RESOLVED
+ *
+ * Zero-fill with fault-around: one trap claims every untouched page of an
+ * aligned block around the address (CAS 0 -> BUSY on each PTE), makes each
+ * claimed run accessible with one mprotect and populates it with one
+ * MADV_POPULATE_WRITE (POPULATE_READ for read faults), so one trap and two
+ * kernel calls serve the whole block.  The block is VMSHIM_FAULT_AROUND
+ * pages, 1 under MADV_RANDOM, doubling up to 512 while a thread faults
+ * sequentially (per-thread detection); when the kernel-mapping count passes
+ * its budget, blocks widen (512 pages, then 8192, then 131072) so that
+ * protection runs merge and the count stays under vm.max_map_count
+ * whatever the access pattern; beyond 512 pages only the 16 pages around
+ * the address are populated, the rest is just made accessible.
+ *
+ * Async-signal safety: called from the SIGSEGV handler with every signal
+ * blocked.  No malloc, no stdio; the only lock is the map lock for reading
+ * (writers never hold it on this thread: they block signals first) and the
+ * page-table pool's spinlock (same rule).  Kernel calls go through os/raw.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "util/log.h"
+#include "util/stats.h"
+#include "vm/mm.h"
+
+#define MAX_ADAPTIVE_WINDOW 512u
+
+/* Per-thread sequential-fault detection (initial-exec TLS: no allocation). */
+static __thread uintptr_t seq_next __attribute__((tls_model("initial-exec")));
+static __thread unsigned seq_window __attribute__((tls_model("initial-exec")));
+
+static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
+{
+	struct vms_mm *mm = &vms_mm;
+	unsigned w = mm->fault_around;
+	if (vma->advice == VMS_ADV_RANDOM) {
+		w = 1;
+	} else if (vma->advice == VMS_ADV_SEQUENTIAL) {
+		w = MAX_ADAPTIVE_WINDOW;
+	} else if (page == seq_next && seq_window != 0) {
+		w = seq_window * 2 > MAX_ADAPTIVE_WINDOW ? MAX_ADAPTIVE_WINDOW : seq_window * 2;
+		if (w < mm->fault_around) {
+			w = mm->fault_around;
+		}
+	}
+	seq_window = w;
+	long kmaps = __atomic_load_n(&mm->kmaps, __ATOMIC_RELAXED);
+	if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 2) {
+		w = w < 131072u ? 131072u : w;
+	} else if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 4) {
+		w = w < 8192u ? 8192u : w;
+	} else if (kmaps > mm->kmaps_budget) {
+		w = w < 512u ? 512u : w;
+	}
+	return w;
+}
+
+static bool access_allowed(int prot, enum vms_access access)
+{
+	switch (access) {
+	case VMS_ACCESS_WRITE:
+		return (prot & PROT_WRITE) != 0;
+	case VMS_ACCESS_EXEC:
+		return (prot & PROT_EXEC) != 0;
+	default:
+		/* x86 and arm64 page tables make every accessible page readable. */
+		return prot != PROT_NONE;
+	}
+}
+
+/* Claims the untouched pages of [start, end): CAS 0 -> BUSY.  Returns the
+ * number claimed; stops (returning what it has) if a leaf cannot be
+ * allocated. */
+static size_t claim(uintptr_t start, uintptr_t end)
+{
+	size_t n = 0;
+	for (uintptr_t x = start; x < end;) {
+		vms_pte_t *pt = vms_pte_ensure(&vms_mm.ptes, x);
+		if (pt == NULL) {
+			break;
+		}
+		vms_pte_t *first;
+		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &first) * VMS_PAGE_SIZE;
+		if (stop > end) {
+			stop = end;
+		}
+		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
+			vms_pte_t expected = 0;
+			n += vms_pte_cas(pt, &expected, VMS_PTE_BUSY);
+		}
+	}
+	return n;
+}
+
+/* Whether x's PTE is BUSY (claimed by us: callers only ask about their own). */
+static bool claimed(uintptr_t x)
+{
+	vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+	return pt != NULL && vms_pte_load(pt) == VMS_PTE_BUSY;
+}
+
+static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
+{
+	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
+		vms_pte_store(vms_pte_lookup(&vms_mm.ptes, x), value);
+	}
+}
+
+/*
+ * Makes the claimed runs of [start, end) present with vma's protection,
+ * populating those inside [pop_start, pop_end).  0, or the errno of a
+ * failed mprotect (the run's claims are then released).
+ */
+static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
+			uintptr_t pop_end, bool write)
+{
+	int prot = vma->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	int err = 0;
+	vms_pte_t done = VMS_PTE_PRESENT | VMS_PTE_ACCESSED | (vms_pte_t)prot |
+			 (write ? VMS_PTE_DIRTY : 0);
+	for (uintptr_t x = start; x < end;) {
+		if (!claimed(x)) {
+			x += VMS_PAGE_SIZE;
+			continue;
+		}
+		uintptr_t run_end = x + VMS_PAGE_SIZE;
+		while (run_end < end && claimed(run_end)) {
+			run_end += VMS_PAGE_SIZE;
+		}
+		if (err != 0) {
+			set_run(x, run_end, 0);
+			x = run_end;
+			continue;
+		}
+		long r = vms_raw_mprotect((void *)x, run_end - x, prot);
+		if (vms_raw_failed(r)) {
+			err = (int)-r;
+			set_run(x, run_end, 0);
+			x = run_end;
+			continue;
+		}
+		uintptr_t ps = x > pop_start ? x : pop_start;
+		uintptr_t pe = run_end < pop_end ? run_end : pop_end;
+		if (ps < pe) {
+			/* Best effort: a page left unpopulated is filled by the kernel on
+			 * first access, natively. */
+			vms_raw_madvise((void *)ps, pe - ps,
+					write && (prot & PROT_WRITE) ? MADV_POPULATE_WRITE
+								     : MADV_POPULATE_READ);
+		}
+		set_run(x, run_end, done);
+		vms_gauge_add(&vms_stats.resident_pages, (int64_t)((run_end - x) / VMS_PAGE_SIZE));
+		x = run_end;
+	}
+	return err;
+}
+
+/* Claims and fills [start, end) inside vma; kernel-mapping count kept. */
+static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
+		      uintptr_t pop_end, bool write)
+{
+	long before = vms_kmaps_boundaries(start, end);
+	if (claim(start, end) == 0) {
+		return 0;
+	}
+	int err = fill_claimed(vma, start, end, pop_start, pop_end, write);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	return err;
+}
+
+int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write)
+{
+	return fill_range(vma, start, end, start, end, write);
+}
+
+static void wait_not_busy(vms_pte_t *pt)
+{
+	unsigned spins = 0;
+	while (vms_pte_load(pt) & VMS_PTE_BUSY) {
+		if (++spins % 64 == 0) {
+			vms_raw_sched_yield();
+		} else {
+			vms_cpu_relax();
+		}
+	}
+}
+
+static enum vms_fault_result zero_fill(struct vms_vma *vma, uintptr_t page, enum vms_access access)
+{
+	unsigned w = window_for(vma, page);
+	uintptr_t span = (uintptr_t)w * VMS_PAGE_SIZE;
+	uintptr_t start = page & ~(span - 1), end = start + span;
+	if (start < vma->start) {
+		start = vma->start;
+	}
+	if (end > vma->end) {
+		end = vma->end;
+	}
+	uintptr_t pop_start = start, pop_end = end;
+	if (w > MAX_ADAPTIVE_WINDOW) {
+		uintptr_t small = (uintptr_t)vms_mm.fault_around * VMS_PAGE_SIZE;
+		pop_start = page & ~(small - 1);
+		pop_end = pop_start + small;
+	}
+	bool write = access == VMS_ACCESS_WRITE ||
+		     (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE));
+	int err = fill_range(vma, start, end, pop_start, pop_end, write);
+	if (err != 0) {
+		vms_fatal("cannot make %p present: mprotect failed with errno %d "
+			  "(kernel mappings in the arena: %ld)",
+			  (void *)page, err, __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
+	}
+	vms_count_fault(VMS_FAULT_zero_fill);
+	seq_next = end;
+	return VMS_FAULT_RESOLVED;
+}
+
+/* A present page whose kernel protection is below its VMA's: raise it. */
+static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pte_t *pt)
+{
+	int prot = vma->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	vms_pte_t old = vms_pte_load(pt);
+	if (old & VMS_PTE_BUSY) {
+		wait_not_busy(pt);
+		return VMS_FAULT_RESOLVED;
+	}
+	vms_pte_t busy = old | VMS_PTE_BUSY;
+	if (!vms_pte_cas(pt, &old, busy)) {
+		return VMS_FAULT_RESOLVED; /* changed under us: retry the access */
+	}
+	long before = vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE);
+	long r = vms_raw_mprotect((void *)page, VMS_PAGE_SIZE, prot);
+	if (vms_raw_failed(r)) {
+		vms_fatal("cannot raise the protection of %p: errno %ld", (void *)page, -r);
+	}
+	vms_pte_store(pt, (old & ~VMS_PTE_PROT_MASK) | (vms_pte_t)prot | VMS_PTE_ACCESSED);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE));
+	return VMS_FAULT_RESOLVED;
+}
+
+enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
+{
+	if (!vms_in_arena(addr)) {
+		return VMS_FAULT_NOT_OURS;
+	}
+	uintptr_t page = vms_page_down(addr);
+	enum vms_fault_result res;
+	vms_map_read_lock();
+	struct vms_vma *vma = vms_vma_find(&vms_mm.vmas, addr);
+	if (vma == NULL) {
+		res = VMS_FAULT_MAPERR;
+		goto out;
+	}
+	if (!access_allowed(vma->prot, access == VMS_ACCESS_UNKNOWN ? VMS_ACCESS_READ : access)) {
+		res = VMS_FAULT_ACCERR;
+		goto out;
+	}
+	vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, page);
+	vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+	if (pte & VMS_PTE_BUSY) {
+		wait_not_busy(pt);
+		res = VMS_FAULT_RESOLVED;
+	} else if (pte & VMS_PTE_PRESENT) {
+		int hw = vms_pte_prot(pte);
+		if (access != VMS_ACCESS_UNKNOWN) {
+			/* Allowed by the VMA (checked above): either another thread
+			 * resolved it already, or the kernel protection is lower. */
+			res = access_allowed(hw, access) ? VMS_FAULT_RESOLVED
+							 : upgrade(vma, page, pt);
+		} else if (hw != (vma->prot & (int)VMS_PTE_PROT_MASK)) {
+			res = upgrade(vma, page, pt);
+		} else {
+			/* Access kind unknown (no error code on this architecture) and
+			 * nothing left to grant: the access itself is not allowed. */
+			res = VMS_FAULT_ACCERR;
+		}
+	} else if (pte == 0) {
+		res = zero_fill(vma, page, access);
+	} else {
+		/* States later issues give meaning to (swap): not reachable yet. */
+		vms_fatal("fault at %p: unexpected PTE state %llx", (void *)addr,
+			  (unsigned long long)pte);
+	}
+out:
+	vms_map_read_unlock();
+	return res;
+}

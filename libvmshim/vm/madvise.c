@@ -1,0 +1,136 @@
+/*
+ * vm/madvise.c - madvise on arena mappings.
+ *
+ * The shim acts itself where the advice changes what it tracks:
+ *   DONTNEED, DONTNEED_LOCKED, FREE on private memory: the pages go back to
+ *           the kernel and read zero afterwards (reservation again, PTEs
+ *           released; FREE is allowed to discard at once);
+ *   NORMAL, RANDOM, SEQUENTIAL: recorded in the VMA, they steer fault-around;
+ *   POPULATE_READ, POPULATE_WRITE: make the pages present now;
+ *   WILLNEED: nothing to prefetch for anonymous memory;
+ *   REMOVE on private memory: EINVAL, as on Linux.
+ * Every other advice, and the three above on shared memory, is applied by
+ * the kernel to the mapped pieces of the range.
+ *
+ * Errors, in the kernel's order: EINVAL for an unknown advice (passed to
+ * the kernel, which says so), an unaligned address or an overflowing
+ * length; EFAULT when POPULATE_* meets a protection that forbids the
+ * access; ENOMEM when part of the range is not mapped (the advice is still
+ * applied to the mapped parts); the kernel's errno for advice it applies.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "util/stats.h"
+#include "vm/mm.h"
+
+static bool known_advice(int advice)
+{
+	return (advice >= MADV_NORMAL && advice <= MADV_DONTNEED) ||
+	       (advice >= MADV_FREE && advice <= 25 /* MADV_COLLAPSE */);
+}
+
+/* Private pages of [s, e) back to plain reservation: they read zero next. */
+static void drop_private(uintptr_t s, uintptr_t e)
+{
+	long before = vms_kmaps_boundaries(s, e);
+	vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(s, e));
+	int err = vms_arena_reserve(s, e);
+	if (err != 0) {
+		vms_fatal("cannot discard [%p, %p): errno %d", (void *)s, (void *)e, err);
+	}
+	vms_pte_release_range(&vms_mm.ptes, s, e);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+}
+
+/* Applies advice to the piece [s, e) of v.  0 or errno. */
+static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
+{
+	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
+	switch (advice) {
+	case MADV_DONTNEED:
+	case 24: /* MADV_DONTNEED_LOCKED */
+	case MADV_FREE:
+		if (!shared) {
+			drop_private(s, e);
+			return 0;
+		}
+		break;
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+		if (vms_vma_clip(&vms_mm.vmas, s, e) != 0) {
+			return ENOMEM;
+		}
+		v = vms_vma_find(&vms_mm.vmas, s);
+		v->advice = advice == MADV_RANDOM ? VMS_ADV_RANDOM
+			  : advice == MADV_SEQUENTIAL ? VMS_ADV_SEQUENTIAL : VMS_ADV_NORMAL;
+		vms_vma_merge(&vms_mm.vmas, v);
+		return 0;
+	case MADV_WILLNEED:
+		return 0;
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE: {
+		bool write = advice == MADV_POPULATE_WRITE;
+		if (v->prot == PROT_NONE || (write && !(v->prot & PROT_WRITE))) {
+			return EFAULT;
+		}
+		vms_populate_locked(v, s, e, write);
+		return 0;
+	}
+	case MADV_REMOVE:
+		if (!shared) {
+			return EINVAL;
+		}
+		break;
+	default:
+		break;
+	}
+	long r = vms_raw_madvise((void *)s, e - s, advice);
+	return vms_raw_failed(r) ? (int)-r : 0;
+}
+
+int vm_madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t start = (uintptr_t)addr;
+	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE || !known_advice(advice)) {
+		return VMS_PASSTHROUGH;
+	}
+	if (start & ~VMS_PAGE_MASK) {
+		return EINVAL;
+	}
+	uintptr_t end = start + vms_page_up(len);
+	if (end < start) {
+		return EINVAL;
+	}
+	if (end == start) {
+		return 0;
+	}
+	uint64_t saved;
+	int err = 0;
+	bool hole = false;
+	vms_map_write_lock(&saved);
+	size_t count_before = vms_vma_count(&vms_mm.vmas);
+	uintptr_t at = start;
+	while (at < end && err == 0) {
+		struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, at, end);
+		if (v == NULL) {
+			hole = true;
+			break;
+		}
+		if (v->start > at) {
+			hole = true;
+			at = v->start;
+		}
+		uintptr_t e = v->end < end ? v->end : end;
+		err = advise_piece(v, at, e, advice);
+		at = e;
+	}
+	vms_gauge_add(&vms_stats.vmas,
+		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_map_write_unlock(&saved);
+	return err != 0 ? err : hole ? ENOMEM : 0;
+}

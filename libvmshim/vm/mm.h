@@ -1,0 +1,127 @@
+/*
+ * vm/mm.h - the per-process VM state (the shim's mm_struct) and the
+ * internal API of vm/.
+ *
+ * Glossary:
+ *   arena   one large kernel reservation (PROT_NONE, MAP_NORESERVE) made at
+ *           start; every mapping the shim serves lives inside it.  Requests
+ *           it cannot serve pass through to the kernel (DESIGN invariant 2).
+ *   VMA     a mapping as the program sees it (vm/vma.h).
+ *   PTE     the shim's record of one arena page (vm/pte.h).
+ *   present a page the kernel lets the program access with (at most) the
+ *           VMA's protection; a page that is not present is PROT_NONE in the
+ *           kernel, so the first touch traps into vm/fault.c.
+ *   kernel mapping  a kernel VMA inside the arena; every protection
+ *           boundary splits one.  The shim counts them (kmaps) to stay under
+ *           vm.max_map_count.
+ *
+ * Locking (rank order: map lock > pool locks):
+ *   map lock  readers-writer.  The fault handler takes it for reading;
+ *             vm_mmap/munmap/mprotect/... take it for writing.  Writers
+ *             block every signal while they hold it (vms_map_write_lock
+ *             does it), and the fault handler runs with every signal
+ *             blocked, so no thread ever waits on a lock it holds itself.
+ *   PTE       changed with atomics; a fault claims a page by setting BUSY.
+ *
+ * Return convention of vm_* entry points: 0 or a positive errno, or
+ * VMS_PASSTHROUGH when the request is not the shim's: the shim layer then
+ * hands it to the kernel unchanged.
+ */
+#ifndef VMS_VM_MM_H
+#define VMS_VM_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vm/pte.h"
+#include "vm/vma.h"
+
+#define VMS_PAGE_SIZE 4096UL
+#define VMS_PAGE_SHIFT 12
+#define VMS_PAGE_MASK (~(VMS_PAGE_SIZE - 1))
+#define VMS_PASSTHROUGH (-1)
+
+static inline uintptr_t vms_page_down(uintptr_t a) { return a & VMS_PAGE_MASK; }
+static inline uintptr_t vms_page_up(uintptr_t a) { return (a + VMS_PAGE_SIZE - 1) & VMS_PAGE_MASK; }
+
+struct vms_rwlock {
+	int state;    /* readers count | VMS_RW_WRITER */
+	int writers;  /* spinlock serialising writers */
+};
+
+struct vms_mm {
+	uintptr_t base;             /* (c) arena start; 0 if no arena */
+	uintptr_t end;              /* (c) arena end */
+	struct vms_rwlock lock;
+	struct vms_vma_set vmas;    /* (m) */
+	struct vms_pte_table ptes;  /* see vm/pte.h */
+	long kmaps;                 /* (a) kernel mappings inside the arena */
+	long kmaps_budget;          /* (c) above it, faults widen their blocks */
+	unsigned fault_around;      /* (c) pages per fault block (power of two) */
+	uint64_t next_object_id;    /* (m) identity of shared mappings */
+};
+
+extern struct vms_mm vms_mm;
+
+/* vm/arena.c */
+/* Reserves the arena and builds the tables; failures leave the shim in
+ * pure pass-through mode (and say so at VMSHIM_LOG=info). */
+void vms_mm_init(void);
+static inline bool vms_in_arena(uintptr_t a)
+{
+	return a >= vms_mm.base && a < vms_mm.end;
+}
+/* Where [start, end) lies: wholly inside the arena, wholly outside, or across. */
+enum vms_where { VMS_OUTSIDE, VMS_INSIDE, VMS_ACROSS };
+enum vms_where vms_arena_where(uintptr_t start, uintptr_t end);
+/* Kernel-mapping accounting: count protection boundaries in [start, end]
+ * before and after a change; vms_kmaps_adjust adds the difference. */
+long vms_kmaps_boundaries(uintptr_t start, uintptr_t end);
+void vms_kmaps_adjust(long before, long after);
+/* Makes [start, end) a plain reservation again (PROT_NONE, private, no
+ * contents).  0 or errno. */
+int vms_arena_reserve(uintptr_t start, uintptr_t end);
+/* Pages present in [start, end) (for resident accounting). */
+size_t vms_present_pages(uintptr_t start, uintptr_t end);
+/* True when VMAs cover [start, end) without a hole.  Map lock held. */
+bool vms_range_mapped(uintptr_t start, uintptr_t end);
+
+/* vm/lock.c */
+void vms_map_read_lock(void);
+void vms_map_read_unlock(void);
+/* Blocks every signal, saving the old mask in *saved, then locks. */
+void vms_map_write_lock(uint64_t *saved);
+void vms_map_write_unlock(const uint64_t *saved);
+
+/* vm/mmap.c */
+int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
+/* vm/munmap.c; vm_unmap_locked is also used by MAP_FIXED and mremap. */
+int vm_munmap(void *addr, size_t len);
+int vm_unmap_locked(uintptr_t start, uintptr_t end);
+/* vm/mprotect.c */
+int vm_mprotect(void *addr, size_t len, int prot);
+/* vm/madvise.c */
+int vm_madvise(void *addr, size_t len, int advice);
+/* vm/mremap.c */
+int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
+/* vm/range.c: msync, mincore and the mlock family on arena ranges. */
+int vm_range_call(uintptr_t start, size_t len, int (*kernel)(uintptr_t, size_t, void *),
+		  void *arg);
+
+/* vm/fault.c */
+enum vms_access { VMS_ACCESS_READ, VMS_ACCESS_WRITE, VMS_ACCESS_EXEC, VMS_ACCESS_UNKNOWN };
+enum vms_fault_result {
+	VMS_FAULT_RESOLVED,  /* retry the access */
+	VMS_FAULT_MAPERR,    /* genuine: no mapping (SEGV_MAPERR) */
+	VMS_FAULT_ACCERR,    /* genuine: protection (SEGV_ACCERR) */
+	VMS_FAULT_NOT_OURS,  /* outside the arena */
+};
+/* Resolves a fault at addr; async-signal-safe, takes the map lock for reading. */
+enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
+/* Makes [start, end) of vma present now (MAP_POPULATE, MADV_POPULATE_*, mlock).
+ * Map lock held (either mode). 0 or errno. */
+int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * vm/mprotect.c - changing the protection of arena mappings.
+ *
+ * The VMA takes the new protection; present pages get it in the kernel at
+ * once (one mprotect per run of present pages); pages not present stay
+ * PROT_NONE and get it when first touched.  Neighbouring VMAs that become
+ * compatible merge again.
+ *
+ * Errors, checked in the kernel's order (do_mprotect_pkey):
+ *   EINVAL  both PROT_GROWSDOWN and PROT_GROWSUP; addr not page aligned;
+ *           unknown prot bits; PROT_GROWSDOWN/UP (no arena VMA grows)
+ *   ENOMEM  length overflows; the range starts in a hole (nothing changes);
+ *           a hole further on (the part before the hole IS changed, as on
+ *           Linux); metadata allocation failed
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "util/log.h"
+#include "util/stats.h"
+#include "vm/mm.h"
+
+/* Gives v the protection prot, in the table and for its present pages. */
+static void change_prot(struct vms_vma *v, int prot)
+{
+	long before = vms_kmaps_boundaries(v->start, v->end);
+	v->prot = prot;
+	for (uintptr_t x = v->start; x < v->end;) {
+		vms_pte_t *pt;
+		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
+		if (stop > v->end) {
+			stop = v->end;
+		}
+		if (pt == NULL) {
+			x = stop;
+			continue;
+		}
+		while (x < stop) {
+			if (!(vms_pte_load(pt) & VMS_PTE_PRESENT)) {
+				x += VMS_PAGE_SIZE;
+				pt++;
+				continue;
+			}
+			uintptr_t run = x;
+			for (; x < stop && (vms_pte_load(pt) & VMS_PTE_PRESENT); x += VMS_PAGE_SIZE, pt++) {
+				vms_pte_store(pt, (vms_pte_load(pt) & ~VMS_PTE_PROT_MASK) |
+							  (vms_pte_t)prot);
+			}
+			long r = vms_raw_mprotect((void *)run, x - run, prot);
+			if (vms_raw_failed(r)) {
+				vms_fatal("mprotect of present pages [%p, %p) failed: errno %ld",
+					  (void *)run, (void *)x, -r);
+			}
+		}
+	}
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+}
+
+int vm_mprotect(void *addr, size_t len, int prot)
+{
+	uintptr_t start = (uintptr_t)addr;
+	int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+	prot &= ~grows;
+	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+		return VMS_PASSTHROUGH;
+	}
+	if (grows == (PROT_GROWSDOWN | PROT_GROWSUP) || (start & ~VMS_PAGE_MASK)) {
+		return EINVAL;
+	}
+	if (len == 0) {
+		return 0;
+	}
+	uintptr_t end = start + vms_page_up(len);
+	if (end <= start) {
+		return ENOMEM;
+	}
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) {
+		return EINVAL;
+	}
+	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+	uint64_t saved;
+	int err = 0;
+	vms_map_write_lock(&saved);
+	size_t count_before = vms_vma_count(&vms_mm.vmas);
+	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	if (v == NULL || v->start > start) {
+		err = ENOMEM;
+		goto out;
+	}
+	if (grows) {
+		err = EINVAL;
+		goto out;
+	}
+	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
+		err = ENOMEM;
+		goto out;
+	}
+	uintptr_t at = start;
+	struct vms_vma *first = NULL, *last = NULL;
+	for (v = vms_vma_first_in(&vms_mm.vmas, start, end); v != NULL && v->start < end;
+	     v = vms_vma_next(v)) {
+		if (v->start != at) {
+			break;
+		}
+		if (v->prot != prot) {
+			change_prot(v, prot);
+		}
+		first = first != NULL ? first : v;
+		last = v;
+		at = v->end;
+	}
+	if (at < end) {
+		err = ENOMEM;
+	}
+	/* Merge the changed VMAs with each other and their neighbours. */
+	if (last != NULL) {
+		uintptr_t lo = first->start, hi = last->end;
+		v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
+		while (v != NULL && v->start <= hi) {
+			v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v));
+		}
+	}
+out:
+	vms_gauge_add(&vms_stats.vmas,
+		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_map_write_unlock(&saved);
+	return err;
+}

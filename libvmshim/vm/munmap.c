@@ -1,0 +1,70 @@
+/*
+ * vm/munmap.c - removing mappings from the arena.
+ *
+ * vm_unmap_locked is the one place mappings die: munmap, MAP_FIXED
+ * replacement and mremap all use it.  The range goes back to plain
+ * reservation with one kernel call (mmap MAP_FIXED PROT_NONE over it), which
+ * returns the memory to the kernel and also replaces MAP_SHARED backing;
+ * the PTEs are released and empty page-table nodes freed.
+ *
+ * Errors (inside the arena; outside, the kernel answers):
+ *   EINVAL  addr not page aligned, or length 0
+ *   ENOMEM  a VMA had to be split and metadata allocation failed
+ * Unmapping a range with holes, or nothing at all, succeeds as on Linux.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "util/stats.h"
+#include "vm/mm.h"
+
+int vm_unmap_locked(uintptr_t start, uintptr_t end)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	struct vms_vma *v = vms_vma_first_in(set, start, end);
+	if (v == NULL) {
+		return 0;
+	}
+	if (vms_vma_clip(set, start, end) != 0) {
+		return ENOMEM;
+	}
+	size_t count_before = vms_vma_count(set);
+	long before = vms_kmaps_boundaries(start, end);
+	uintptr_t lo = 0, hi = 0;
+	for (v = vms_vma_first_in(set, start, end); v != NULL && v->start < end;) {
+		struct vms_vma *next = vms_vma_next(v);
+		lo = lo == 0 ? v->start : lo;
+		hi = v->end;
+		vms_vma_remove(set, v);
+		vms_vma_free(set, v);
+		v = next;
+	}
+	vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(lo, hi));
+	int err = vms_arena_reserve(lo, hi);
+	if (err != 0) {
+		vms_fatal("cannot return [%p, %p) to the arena: errno %d", (void *)lo, (void *)hi,
+			  err);
+	}
+	vms_pte_release_range(&vms_mm.ptes, lo, hi);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_gauge_add(&vms_stats.vmas, (int64_t)vms_vma_count(set) - (int64_t)count_before);
+	return 0;
+}
+
+int vm_munmap(void *addr, size_t len)
+{
+	uintptr_t start = (uintptr_t)addr;
+	uintptr_t end = start + vms_page_up(len);
+	if (vms_arena_where(start, end) != VMS_INSIDE) {
+		return VMS_PASSTHROUGH;
+	}
+	if ((start & ~VMS_PAGE_MASK) || len == 0) {
+		return EINVAL;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	int err = vm_unmap_locked(start, end);
+	vms_map_write_unlock(&saved);
+	return err;
+}
