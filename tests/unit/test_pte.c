@@ -585,9 +585,14 @@ static void test_enomem_three_levels(void **state)
 
 /* ---- threads ---- */
 
+/*
+ * Worker threads stay alive across iterations; the main thread joins the
+ * start and done barriers of each one and, between them, checks the counts
+ * and empties the table, so each iteration races to install fresh nodes.
+ */
 #define NTHREADS 8
-#define ROUNDS 100
-#define ITERATIONS 12
+#define ITERATIONS 2000
+#define ROUNDS 10
 #define NMID 3
 #define NLEAF 4
 static const uint64_t thread_offsets[] = { 0, 1, 7, 255, 511 };
@@ -596,8 +601,8 @@ static const uint64_t thread_offsets[] = { 0, 1, 7, 255, 511 };
 
 struct thread_ctx {
 	struct vms_pte_table *t;
-	pthread_barrier_t *barrier;
-	uintptr_t *addrs;
+	pthread_barrier_t *start, *done;
+	const uintptr_t *addrs;
 	int id;
 	int errors;
 };
@@ -605,20 +610,26 @@ struct thread_ctx {
 static void *thread_main(void *arg)
 {
 	struct thread_ctx *c = arg;
-	pthread_barrier_wait(c->barrier);
-	for (int r = 0; r < ROUNDS; r++) {
-		for (size_t k = 0; k < NADDR; k++) {
-			/* Each thread walks the addresses in its own order. */
-			size_t i = (k * (c->id % 2 ? 1 : NADDR - 1) + (size_t)c->id * 7) % NADDR;
-			vms_pte_t *p = vms_pte_ensure(c->t, c->addrs[i]);
-			if (p == NULL || vms_pte_lookup(c->t, c->addrs[i]) != p) {
-				c->errors++;
-				continue;
-			}
-			vms_pte_t old = vms_pte_load(p);
-			while (!vms_pte_cas(p, &old, old + 1)) {
+	for (int it = 0; it < ITERATIONS; it++) {
+		pthread_barrier_wait(c->start);
+		for (int r = 0; r < ROUNDS; r++) {
+			for (size_t k = 0; k < NADDR; k++) {
+				/* Round 0: all threads in the same order, to
+				 * collide on installs; then each its own. */
+				size_t i = r == 0 ? k :
+					   (k * (c->id % 2 ? 1 : NADDR - 1) +
+					    (size_t)c->id * 7) % NADDR;
+				vms_pte_t *p = vms_pte_ensure(c->t, c->addrs[i]);
+				if (p == NULL || vms_pte_lookup(c->t, c->addrs[i]) != p) {
+					c->errors++;
+					continue;
+				}
+				vms_pte_t old = vms_pte_load(p);
+				while (!vms_pte_cas(p, &old, old + 1)) {
+				}
 			}
 		}
+		pthread_barrier_wait(c->done);
 	}
 	return NULL;
 }
@@ -639,31 +650,40 @@ static void test_threads_ensure_and_cas(void **state)
 	}
 	struct vms_pte_table t;
 	init_table(&t, BASE, TiB);
+	pthread_barrier_t start, done;
+	pthread_barrier_init(&start, NULL, NTHREADS + 1);
+	pthread_barrier_init(&done, NULL, NTHREADS + 1);
+	pthread_t th[NTHREADS];
+	struct thread_ctx ctx[NTHREADS];
+	for (int i = 0; i < NTHREADS; i++) {
+		ctx[i] = (struct thread_ctx){ .t = &t, .start = &start, .done = &done,
+					      .addrs = addrs, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main, &ctx[i]), 0);
+	}
+	int bad = 0;
 	for (int it = 0; it < ITERATIONS; it++) {
-		pthread_barrier_t barrier;
-		pthread_barrier_init(&barrier, NULL, NTHREADS);
-		pthread_t th[NTHREADS];
-		struct thread_ctx ctx[NTHREADS];
-		for (int i = 0; i < NTHREADS; i++) {
-			ctx[i] = (struct thread_ctx){ .t = &t, .barrier = &barrier,
-						      .addrs = addrs, .id = i };
-			assert_int_equal(pthread_create(&th[i], NULL, thread_main, &ctx[i]), 0);
-		}
-		for (int i = 0; i < NTHREADS; i++) {
-			assert_int_equal(pthread_join(th[i], NULL), 0);
-			assert_int_equal(ctx[i].errors, 0);
-		}
-		pthread_barrier_destroy(&barrier);
+		pthread_barrier_wait(&start);
+		pthread_barrier_wait(&done);
+		/* Workers wait at the next start barrier: the table is ours.
+		 * Record failures and keep going so the workers can finish. */
 		for (size_t i = 0; i < NADDR; i++) {
 			vms_pte_t *p = vms_pte_lookup(&t, addrs[i]);
-			assert_non_null(p);
-			assert_int_equal(*p, NTHREADS * ROUNDS);
+			bad += p == NULL || *p != NTHREADS * ROUNDS;
 		}
 		/* Exactly one node per distinct leaf and middle; losers freed. */
-		assert_nodes(&t, NMID + NMID * NLEAF);
+		bad += vms_pte_node_count(&t) != NMID + NMID * NLEAF;
+		bad += vms_pool_in_use(&t.pool) != NMID + NMID * NLEAF;
 		vms_pte_release_range(&t, BASE, BASE + TiB);
-		assert_nodes(&t, 0);
+		bad += vms_pte_node_count(&t) != 0;
 	}
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(ctx[i].errors, 0);
+	}
+	pthread_barrier_destroy(&start);
+	pthread_barrier_destroy(&done);
+	assert_int_equal(bad, 0);
+	assert_nodes(&t, 0);
 	vms_pte_table_destroy(&t);
 }
 
