@@ -38,8 +38,24 @@
  *    fails with ENOMEM after installing a middle leaves that middle empty.
  *    vms_pte_release_range() removes such nodes when its range reaches them.
  *  - t->nodes equals the number of middles plus leaves linked in the tree.
- *  - Node pointers only go NULL -> node outside vms_pte_release_range(), so
- *    a pointer once loaded stays valid until the map write lock is taken.
+ *  - Node pointers only go NULL -> node outside vms_pte_release_range() and
+ *    vms_pte_table_destroy(), so a pointer once loaded stays valid until the
+ *    map write lock is taken.
+ *
+ * Edges of the interface, as chosen here.
+ *  - vms_pte_table_init(): EINVAL for arguments outside pte.h's rules
+ *    (base or len not page aligned, len 0, range wrapping), ENOMEM above
+ *    64 TiB or when the top array cannot be mapped.
+ *  - vms_pte_span() stops at the end of the table as well as of the leaf;
+ *    for an address outside the table it answers 1 page, *first NULL.
+ *  - vms_pte_release_range() widens [start, end) to whole pages and clamps
+ *    it to the table.  Its cost is one load per top entry in the range
+ *    (65536 at most: 512 KiB of top array, read even where never written)
+ *    plus one 4 KiB scan per node found; never a walk over pages.
+ *
+ * Memory: 8 bytes of PTE per arena page once its 2 MiB block is touched;
+ * fully populated, a 64 TiB arena needs 2^25 leaves (128 GiB) and 2^16
+ * middles (256 MiB), a 1 GiB arena 512 leaves (2 MiB) and no middle.
  *
  * Concurrency.
  *  - vms_pte_lookup(), vms_pte_span() and vms_pte_ensure() run without locks,
