@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "include/vmshim.h"
+#include "shim/signal.h"
+#include "vm/mm.h"
 #include "os/raw.h"
 #include "util/log.h"
 #include "util/options.h"
@@ -37,6 +39,8 @@ void vms_init_slow(void)
 	if (vms_option_num(VMS_OPT_VERBOSE)) {
 		vms_options_print(2);
 	}
+	vms_signals_init();
+	vms_mm_init();
 	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
 }
 

@@ -7,8 +7,12 @@
  * request through the raw-call layer; only this layer touches errno, and it
  * leaves errno alone on success.  No VM logic lives here.
  *
- * Pass-through results are exactly the kernel's (or glibc's, where glibc
- * adds behaviour: posix_madvise, mlock2 fallback, brk's ENOMEM).
+ * vm_* answers VMS_PASSTHROUGH for what is not the shim's (outside the
+ * arena, or a kind of mapping it does not serve); those results are
+ * exactly the kernel's (or glibc's, where glibc adds behaviour:
+ * posix_madvise, mlock2 fallback, brk's ENOMEM).  A munmap or mprotect
+ * range that straddles an edge of the arena is cut in pieces, each served
+ * by its owner, in address order.
  */
 #include "config.h"
 
@@ -21,6 +25,7 @@
 #include "os/raw.h"
 #include "shim/init.h"
 #include "util/stats.h"
+#include "vm/mm.h"
 
 /* glibc's own entry points, used where pass-through must keep its behaviour. */
 extern pid_t __fork(void);
@@ -42,12 +47,62 @@ static void *map_result(long r)
 	return vms_raw_failed(r) ? (errno = (int)-r, MAP_FAILED) : (void *)r;
 }
 
+/* Result of a vm_* call returning 0, an errno, or VMS_PASSTHROUGH (with
+ * the kernel's answer computed by the caller in that case). */
+static int vm_result(int r)
+{
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs a range call piecewise when [start, start + len) straddles an arena
+ * edge: below the arena, inside it, above it, stopping at the first error.
+ * Returns VMS_PASSTHROUGH when the range does not straddle.
+ */
+static int split_at_arena(uintptr_t start, size_t len, int (*inside)(void *, size_t, int),
+			  long (*outside)(void *, size_t, int), int arg)
+{
+	uintptr_t end = start + len;
+	if (end < start || vms_arena_where(start, end) != VMS_ACROSS) {
+		return VMS_PASSTHROUGH;
+	}
+	uintptr_t cut[4] = { start, vms_mm.base, vms_mm.end, end };
+	for (int i = 0; i < 3; i++) {
+		uintptr_t s = cut[i] > start ? cut[i] : start;
+		uintptr_t e = cut[i + 1] < end ? cut[i + 1] : end;
+		if (s >= e) {
+			continue;
+		}
+		int r = i == 1 ? inside((void *)s, e - s, arg) : 0;
+		if (i != 1) {
+			long k = outside((void *)s, e - s, arg);
+			r = vms_raw_failed(k) ? (int)-k : 0;
+		}
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int vm_munmap3(void *a, size_t l, int unused) { (void)unused; return vm_munmap(a, l); }
+static long raw_munmap3(void *a, size_t l, int unused) { (void)unused; return vms_raw_munmap(a, l); }
+
 static void *do_mmap(enum vms_call_id id, void *addr, size_t len, int prot, int flags, int fd,
 		     off_t off)
 {
 	vms_ensure_init();
 	vms_count_call(id);
-	return map_result(vms_raw_mmap(addr, len, prot, flags, fd, off));
+	void *out;
+	int r = vm_mmap(addr, len, prot, flags, fd, off, &out);
+	if (r == VMS_PASSTHROUGH) {
+		return map_result(vms_raw_mmap(addr, len, prot, flags, fd, off));
+	}
+	return r != 0 ? (errno = r, MAP_FAILED) : out;
 }
 
 VMS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -64,7 +119,15 @@ VMS_EXPORT int munmap(void *addr, size_t len)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_munmap);
-	return (int)set_errno(vms_raw_munmap(addr, len));
+	int r = vm_munmap(addr, len);
+	if (r == VMS_PASSTHROUGH && ((uintptr_t)addr & 4095) == 0) {
+		r = split_at_arena((uintptr_t)addr, (len + 4095) & ~(size_t)4095, vm_munmap3,
+				   raw_munmap3, 0);
+	}
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_munmap(addr, len));
+	}
+	return vm_result(r);
 }
 
 VMS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -78,28 +141,49 @@ VMS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ..
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	return map_result(vms_raw_mremap(old, old_len, new_len, flags, new_addr));
+	void *out;
+	int r = vm_mremap(old, old_len, new_len, flags, new_addr, &out);
+	if (r == VMS_PASSTHROUGH) {
+		return map_result(vms_raw_mremap(old, old_len, new_len, flags, new_addr));
+	}
+	return r != 0 ? (errno = r, MAP_FAILED) : out;
 }
 
 VMS_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mprotect);
-	return (int)set_errno(vms_raw_mprotect(addr, len, prot));
+	int r = vm_mprotect(addr, len, prot);
+	if (r == VMS_PASSTHROUGH && ((uintptr_t)addr & 4095) == 0) {
+		r = split_at_arena((uintptr_t)addr, (len + 4095) & ~(size_t)4095, vm_mprotect,
+				   vms_raw_mprotect, prot);
+	}
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_mprotect(addr, len, prot));
+	}
+	return vm_result(r);
 }
 
 VMS_EXPORT int msync(void *addr, size_t len, int flags)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_msync);
-	return (int)set_errno(vms_raw_msync(addr, len, flags));
+	int r = vm_msync(addr, len, flags);
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_msync(addr, len, flags));
+	}
+	return vm_result(r);
 }
 
 VMS_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_madvise);
-	return (int)set_errno(vms_raw_madvise(addr, len, advice));
+	int r = vm_madvise(addr, len, advice);
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_madvise(addr, len, advice));
+	}
+	return vm_result(r);
 }
 
 /* glibc: POSIX_MADV_DONTNEED is ignored (it would discard data); errors are
@@ -111,8 +195,12 @@ VMS_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	if (advice == POSIX_MADV_DONTNEED) {
 		return 0;
 	}
-	long r = vms_raw_madvise(addr, len, advice);
-	return vms_raw_failed(r) ? (int)-r : 0;
+	int r = vm_madvise(addr, len, advice);
+	if (r == VMS_PASSTHROUGH) {
+		long k = vms_raw_madvise(addr, len, advice);
+		r = vms_raw_failed(k) ? (int)-k : 0;
+	}
+	return r;
 }
 
 VMS_EXPORT int brk(void *addr)
@@ -152,13 +240,21 @@ VMS_EXPORT int mlock(const void *addr, size_t len)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mlock);
-	return (int)set_errno(vms_raw_mlock(addr, len));
+	int r = vm_mlock(addr, len, 0, true);
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_mlock(addr, len));
+	}
+	return vm_result(r);
 }
 
 VMS_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mlock2);
+	int v = vm_mlock(addr, len, flags, true);
+	if (v != VMS_PASSTHROUGH) {
+		return vm_result(v);
+	}
 	long r = vms_raw_mlock2(addr, len, flags);
 	/* glibc falls back to mlock on kernels without mlock2. */
 	if (r == -ENOSYS) {
@@ -171,7 +267,11 @@ VMS_EXPORT int munlock(const void *addr, size_t len)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_munlock);
-	return (int)set_errno(vms_raw_munlock(addr, len));
+	int r = vm_mlock(addr, len, 0, false);
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_munlock(addr, len));
+	}
+	return vm_result(r);
 }
 
 VMS_EXPORT int mlockall(int flags)
@@ -192,5 +292,9 @@ VMS_EXPORT int mincore(void *addr, size_t len, unsigned char *vec)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mincore);
-	return (int)set_errno(vms_raw_mincore(addr, len, vec));
+	int r = vm_mincore(addr, len, vec);
+	if (r == VMS_PASSTHROUGH) {
+		return (int)set_errno(vms_raw_mincore(addr, len, vec));
+	}
+	return vm_result(r);
 }

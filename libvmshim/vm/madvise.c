@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 
 #include "os/raw.h"
+#include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
 

@@ -38,6 +38,14 @@
 #include "vm/pte.h"
 #include "vm/vma.h"
 
+/* Linux values glibc's headers do not always name. */
+#ifndef MAP_UNINITIALIZED
+#define MAP_UNINITIALIZED 0x4000000
+#endif
+#ifndef PROT_SEM
+#define PROT_SEM 0x8
+#endif
+
 #define VMS_PAGE_SIZE 4096UL
 #define VMS_PAGE_SHIFT 12
 #define VMS_PAGE_MASK (~(VMS_PAGE_SIZE - 1))
@@ -107,8 +115,10 @@ int vm_madvise(void *addr, size_t len, int advice);
 /* vm/mremap.c */
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
 /* vm/range.c: msync, mincore and the mlock family on arena ranges. */
-int vm_range_call(uintptr_t start, size_t len, int (*kernel)(uintptr_t, size_t, void *),
-		  void *arg);
+int vm_msync(void *addr, size_t len, int flags);
+int vm_mincore(void *addr, size_t len, unsigned char *vec);
+/* lock: mlock/mlock2 (flags: MLOCK_ONFAULT) or munlock (flags 0). */
+int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock);
 
 /* vm/fault.c */
 enum vms_access { VMS_ACCESS_READ, VMS_ACCESS_WRITE, VMS_ACCESS_EXEC, VMS_ACCESS_UNKNOWN };

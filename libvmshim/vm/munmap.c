@@ -16,6 +16,7 @@
 
 #include <errno.h>
 
+#include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
 

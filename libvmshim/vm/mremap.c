@@ -1,0 +1,261 @@
+/*
+ * vm/mremap.c - resizing and moving arena mappings.
+ *
+ * Contents move, bytes are never copied: a move hands each run of present
+ * pages (equal kernel protection) to the kernel's mremap(MREMAP_FIXED),
+ * which moves page-table entries, and moves the shim's PTEs with them; the
+ * old range becomes reservation again.  A shared mapping is first made
+ * uniformly PROT_NONE in the kernel (its pages stay present for the shim,
+ * which raises the protection again on the next touch) so that it moves,
+ * and grows, as one kernel mapping with its shared memory object.
+ *
+ *   shrink        the tail is unmapped (vm_unmap_locked)
+ *   grow in place when the range ends its VMA and the space after it is free
+ *   move          MREMAP_MAYMOVE when growing in place is impossible, or
+ *                 MREMAP_FIXED; MREMAP_DONTUNMAP leaves the old range mapped
+ *                 and empty (it reads zero), for private mappings
+ *
+ * Errors, in the kernel's order (check_mremap_params, then the VMA):
+ *   EINVAL  unknown flags; old address unaligned; new size 0; FIXED
+ *           without MAYMOVE; DONTUNMAP without MAYMOVE or with a size
+ *           change; FIXED target unaligned or overlapping the old range;
+ *           old size 0 (duplicating mappings is not supported in the arena)
+ *   EFAULT  the old range is not inside one mapping
+ *   ENOMEM  cannot grow in place without MAYMOVE; no room in the arena
+ *
+ * Not supported (returns ENOMEM where Linux might succeed): moving an
+ * arena mapping to a MREMAP_FIXED target outside the arena, or growing
+ * when the arena has no gap large enough.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "util/log.h"
+#include "util/stats.h"
+#include "vm/mm.h"
+
+/* Kernel-moves [src, src + len) to dst, run by run of equal protection;
+ * the PTEs follow.  Non-present runs of private memory hold nothing and
+ * are not moved. */
+static void move_pages(uintptr_t src, uintptr_t len, uintptr_t dst, bool shared)
+{
+	for (uintptr_t x = src; x < src + len;) {
+		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+		uintptr_t run = x;
+		int hw = vms_pte_prot(pte);
+		bool present = (pte & VMS_PTE_PRESENT) != 0;
+		do {
+			if (pt != NULL && vms_pte_load(pt) != 0) {
+				vms_pte_t *to = vms_pte_ensure(&vms_mm.ptes, dst + (x - src));
+				if (to == NULL) {
+					vms_fatal("mremap: no memory for the page table");
+				}
+				vms_pte_store(to, vms_pte_load(pt));
+			}
+			x += VMS_PAGE_SIZE;
+			pt = vms_pte_lookup(&vms_mm.ptes, x);
+			pte = pt != NULL ? vms_pte_load(pt) : 0;
+		} while (x < src + len && vms_pte_prot(pte) == hw &&
+			 ((pte & VMS_PTE_PRESENT) != 0) == present);
+		if (!present && !shared) {
+			continue;
+		}
+		long r = vms_raw_mremap((void *)run, x - run, x - run, MREMAP_MAYMOVE | MREMAP_FIXED,
+					(void *)(dst + (run - src)));
+		if (vms_raw_failed(r)) {
+			/* Two kernel mappings inside one run: move page by page. */
+			for (uintptr_t p = run; p < x; p += VMS_PAGE_SIZE) {
+				r = vms_raw_mremap((void *)p, VMS_PAGE_SIZE, VMS_PAGE_SIZE,
+						   MREMAP_MAYMOVE | MREMAP_FIXED,
+						   (void *)(dst + (p - src)));
+				if (vms_raw_failed(r)) {
+					vms_fatal("mremap of %p failed: errno %ld", (void *)p, -r);
+				}
+			}
+		}
+	}
+}
+
+/* Shared mappings: drop the kernel protection of [s, e) to PROT_NONE so it
+ * is one kernel mapping; the pages stay present. */
+static void flatten(uintptr_t s, uintptr_t e)
+{
+	long r = vms_raw_mprotect((void *)s, e - s, PROT_NONE);
+	if (vms_raw_failed(r)) {
+		vms_fatal("mremap: cannot flatten [%p, %p): errno %ld", (void *)s, (void *)e, -r);
+	}
+	for (uintptr_t x = s; x < e; x += VMS_PAGE_SIZE) {
+		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+		if (pt != NULL) {
+			vms_pte_store(pt, vms_pte_load(pt) & ~VMS_PTE_PROT_MASK);
+		}
+	}
+}
+
+/* Re-links v after its range changed, keeping the gauge of VMAs. */
+static void resize_vma(struct vms_vma *v, uintptr_t new_end)
+{
+	vms_vma_remove(&vms_mm.vmas, v);
+	v->end = new_end;
+	vms_vma_insert(&vms_mm.vmas, v);
+}
+
+static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen)
+{
+	uintptr_t old_end = a + olen, new_end = a + nlen;
+	if (old_end != v->end || vms_arena_where(a, new_end) != VMS_INSIDE || new_end < a ||
+	    !vms_vma_range_free(&vms_mm.vmas, old_end, new_end)) {
+		return ENOMEM;
+	}
+	long before = vms_kmaps_boundaries(a, new_end);
+	if (v->flags & VMS_VMA_SHARED) {
+		/* The shared object must grow: let the kernel extend its mapping
+		 * into a hole punched in the reservation. */
+		flatten(a, old_end);
+		vms_raw_munmap((void *)old_end, new_end - old_end);
+		long r = vms_raw_mremap((void *)a, olen, nlen, 0, NULL);
+		if (vms_raw_failed(r)) {
+			vms_arena_reserve(old_end, new_end);
+			vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
+			return ENOMEM;
+		}
+	}
+	resize_vma(v, new_end);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
+	vms_vma_merge(&vms_mm.vmas, v);
+	return 0;
+}
+
+static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintptr_t dst,
+		bool dontunmap)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
+	if (dontunmap && shared) {
+		return EINVAL;
+	}
+	if (vms_vma_clip(set, a, a + olen) != 0) {
+		return ENOMEM;
+	}
+	v = vms_vma_find(set, a);
+	struct vms_vma *q = vms_vma_new(set, dst, dst + nlen);
+	if (q == NULL) {
+		return ENOMEM;
+	}
+	size_t keep = olen < nlen ? olen : nlen;
+	if (olen > nlen) {
+		vm_unmap_locked(a + nlen, a + olen);
+		v = vms_vma_find(set, a);
+	}
+	long before = vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen);
+	if (shared) {
+		flatten(a, a + keep);
+		long r = vms_raw_mremap((void *)a, keep, nlen, MREMAP_MAYMOVE | MREMAP_FIXED,
+					(void *)dst);
+		if (vms_raw_failed(r)) {
+			vms_fatal("mremap of a shared mapping failed: errno %ld", -r);
+		}
+		for (uintptr_t x = a; x < a + keep; x += VMS_PAGE_SIZE) {
+			vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+			if (pt != NULL && vms_pte_load(pt) != 0) {
+				vms_pte_store(vms_pte_ensure(&vms_mm.ptes, dst + (x - a)),
+					      vms_pte_load(pt));
+			}
+		}
+	} else {
+		move_pages(a, keep, dst, false);
+	}
+	q->prot = v->prot;
+	q->flags = v->flags;
+	q->advice = v->advice;
+	q->object = v->object;
+	q->pgoff = v->pgoff;
+	vms_pte_release_range(&vms_mm.ptes, a, a + keep);
+	if (!dontunmap) {
+		vms_vma_remove(set, v);
+		vms_vma_free(set, v);
+	}
+	vms_arena_reserve(a, a + keep);
+	vms_vma_insert(set, q);
+	vms_kmaps_adjust(before,
+			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
+	vms_vma_merge(set, q);
+	return 0;
+}
+
+int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out)
+{
+	uintptr_t a = (uintptr_t)old, dst = (uintptr_t)new_addr;
+	if (!vms_in_arena(a)) {
+		return VMS_PASSTHROUGH;
+	}
+	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) {
+		return EINVAL;
+	}
+	if (a & ~VMS_PAGE_MASK) {
+		return EINVAL;
+	}
+	size_t olen = vms_page_up(old_len), nlen = vms_page_up(new_len);
+	if (nlen == 0 || ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))) {
+		return EINVAL;
+	}
+	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || olen != nlen)) {
+		return EINVAL;
+	}
+	bool fixed = (flags & MREMAP_FIXED) != 0;
+	if (fixed && ((dst & ~VMS_PAGE_MASK) || (dst < a + olen && a < dst + nlen))) {
+		return EINVAL;
+	}
+	if (olen == 0) {
+		return EINVAL;
+	}
+	uint64_t saved;
+	int err = 0;
+	vms_map_write_lock(&saved);
+	size_t count_before = vms_vma_count(&vms_mm.vmas);
+	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
+	if (v == NULL || a + olen > v->end || a + olen < a) {
+		err = EFAULT;
+		goto out;
+	}
+	if (fixed) {
+		if (vms_arena_where(dst, dst + nlen) != VMS_INSIDE) {
+			err = ENOMEM;
+			goto out;
+		}
+		err = vm_unmap_locked(dst, dst + nlen);
+		if (err == 0) {
+			v = vms_vma_find(&vms_mm.vmas, a);
+			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+		}
+		*out = (void *)dst;
+		goto out;
+	}
+	if (!(flags & MREMAP_DONTUNMAP)) {
+		if (nlen <= olen) {
+			err = nlen < olen ? vm_unmap_locked(a + nlen, a + olen) : 0;
+			*out = (void *)a;
+			goto out;
+		}
+		err = grow_in_place(v, a, olen, nlen);
+		if (err == 0 || !(flags & MREMAP_MAYMOVE)) {
+			*out = (void *)a;
+			goto out;
+		}
+	}
+	if (vms_vma_find_gap(&vms_mm.vmas, vms_mm.base, vms_mm.end, nlen, VMS_PAGE_SIZE, &dst) != 0) {
+		err = ENOMEM;
+		goto out;
+	}
+	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+	*out = (void *)dst;
+out:
+	vms_gauge_add(&vms_stats.vmas,
+		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_map_write_unlock(&saved);
+	return err;
+}

@@ -1,0 +1,133 @@
+/*
+ * vm/range.c - calls that act on a range of arena mappings without
+ * changing them: msync, mincore, mlock, mlock2, munlock.
+ *
+ * The kernel sees the whole arena as mapped, so it cannot tell the holes
+ * between the shim's VMAs: the shim finds them and answers as Linux does
+ * for holes (ENOMEM, with the part before the first hole processed), and
+ * lets the kernel do the rest on the mapped prefix.  mlock first makes the
+ * pages present (the kernel would not populate PROT_NONE reservation), so
+ * locked memory is resident as the caller expects.
+ *
+ * Errors, in the kernel's order:
+ *   msync    EINVAL unknown flags, unaligned address, MS_SYNC|MS_ASYNC;
+ *            ENOMEM overflowing length or a hole in the range
+ *   mincore  EINVAL unaligned address; ENOMEM a hole (the vector is filled
+ *            up to it); EFAULT bad vector (from the kernel)
+ *   mlock*   EINVAL unknown mlock2 flags; ENOMEM a hole (the prefix is
+ *            locked); the kernel's EPERM/ENOMEM/EAGAIN for limits
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "vm/mm.h"
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
+
+/* The end of the mapped prefix of [start, end): end when there is no hole. */
+static uintptr_t mapped_prefix_end(uintptr_t start, uintptr_t end)
+{
+	uintptr_t at = start;
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && at < end && v->start <= at; v = vms_vma_next(v)) {
+		at = v->end;
+	}
+	return at < end ? at : end;
+}
+
+int vm_msync(void *addr, size_t len, int flags)
+{
+	uintptr_t start = (uintptr_t)addr;
+	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+		return VMS_PASSTHROUGH;
+	}
+	if ((flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) || (start & ~VMS_PAGE_MASK) ||
+	    ((flags & MS_ASYNC) && (flags & MS_SYNC))) {
+		return EINVAL;
+	}
+	uintptr_t end = start + vms_page_up(len);
+	if (end < start) {
+		return ENOMEM;
+	}
+	if (end == start) {
+		return 0;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	/* Anonymous memory has nothing to write back. */
+	bool hole = !vms_range_mapped(start, end);
+	vms_map_write_unlock(&saved);
+	return hole ? ENOMEM : 0;
+}
+
+int vm_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	uintptr_t start = (uintptr_t)addr;
+	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+		return VMS_PASSTHROUGH;
+	}
+	if (start & ~VMS_PAGE_MASK) {
+		return EINVAL;
+	}
+	uintptr_t end = start + vms_page_up(len);
+	if (end == start) {
+		return 0;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	uintptr_t prefix = mapped_prefix_end(start, end);
+	long r = prefix > start ? vms_raw_mincore((void *)start, prefix - start, vec) : 0;
+	vms_map_write_unlock(&saved);
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	return prefix < end ? ENOMEM : 0;
+}
+
+int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
+{
+	uintptr_t start = (uintptr_t)addr;
+	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+		return VMS_PASSTHROUGH;
+	}
+	if (flags & ~(unsigned)MLOCK_ONFAULT) {
+		return EINVAL;
+	}
+	uintptr_t end = vms_page_up(start + len);
+	start = vms_page_down(start);
+	if (end < start) {
+		return EINVAL;
+	}
+	if (end == start) {
+		return 0;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	uintptr_t prefix = mapped_prefix_end(start, end);
+	long r = 0;
+	if (prefix > start) {
+		if (lock && !(flags & MLOCK_ONFAULT)) {
+			for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, prefix);
+			     v != NULL && v->start < prefix; v = vms_vma_next(v)) {
+				uintptr_t s = v->start > start ? v->start : start;
+				uintptr_t e = v->end < prefix ? v->end : prefix;
+				if (v->prot != PROT_NONE) {
+					vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
+				}
+			}
+		}
+		r = !lock ? vms_raw_munlock((void *)start, prefix - start)
+		    : flags ? vms_raw_mlock2((void *)start, prefix - start, flags)
+			    : vms_raw_mlock((void *)start, prefix - start);
+	}
+	vms_map_write_unlock(&saved);
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	return prefix < end ? ENOMEM : 0;
+}
