@@ -518,6 +518,17 @@ static bool gap_search(struct gap_query *q, const struct vms_vma *n, uintptr_t p
 	return false;
 }
 
+/*
+ * lo and hi need not be page aligned: the answer is the highest multiple of
+ * align in [lo, hi - len] whose [a, a + len) is free, so an unaligned lo
+ * only raises the lowest candidate and an unaligned hi only lowers the
+ * highest.  The free space below the lowest VMA reaches down to address 0
+ * and the space above the highest up to UINTPTR_MAX; both are clipped to
+ * [lo, hi) like every gap, so 0 is a possible answer when lo is 0 (callers
+ * keep lo above mmap_min_addr).  len need not be a page multiple.  len == 0
+ * and lo >= hi give ENOMEM (nothing to place); *out is written only on
+ * success.  A bad align is a caller bug and trips vms_assert.
+ */
 int vms_vma_find_gap(const struct vms_vma_set *s, uintptr_t lo, uintptr_t hi, size_t len,
 		     size_t align, uintptr_t *out)
 {
@@ -615,11 +626,12 @@ size_t vms_vma_draw(const struct vms_vma_set *s, uintptr_t lo, uintptr_t hi, siz
 	if (cap == 0) {
 		return 0;
 	}
-	if (hi > lo) {
-		unsigned __int128 span = hi - lo;
+	if (hi > lo && cols > 0) {
+		/* lo + i * (hi - lo) / cols without overflowing (i < cap). */
+		uintptr_t q = (hi - lo) / cols, rem = (hi - lo) % cols;
 		for (; n < cols && n + 1 < cap; n++) {
-			uintptr_t cs = lo + (uintptr_t)(span * n / cols);
-			uintptr_t ce = lo + (uintptr_t)(span * (n + 1) / cols);
+			uintptr_t cs = lo + n * q + n * rem / cols;
+			uintptr_t ce = lo + (n + 1) * q + (n + 1) * rem / cols;
 			if (ce <= cs) {
 				ce = cs + 1;
 			}

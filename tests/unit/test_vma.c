@@ -726,6 +726,20 @@ static void test_draw_conventions(void **state)
 	assert_int_equal(vms_vma_draw(&s, P(0), P(32), 32, buf, 0), 0);
 	assert_int_equal(vms_vma_draw(&s, P(5), P(5), 8, buf, sizeof buf), 0);
 	assert_string_equal(buf, "");
+	/* Cells of uneven width: 5 pages over 3 cells, boundaries rounded down. */
+	assert_int_equal(vms_vma_draw(&s, P(28), P(33), 3, buf, sizeof buf), 3);
+	assert_string_equal(buf, "AB.");
+	/* No overflow at the top of the address space. */
+	uintptr_t top = UINTPTR_MAX & ~(PG - 1);
+	struct vms_vma *t = vms_vma_new(&s, top - 2 * PG, top - PG);
+	assert_non_null(t);
+	vms_vma_insert(&s, t);
+	assert_int_equal(vms_vma_draw(&s, top - 4 * PG, top, 4, buf, sizeof buf), 4);
+	assert_string_equal(buf, "..A.");
+	/* Up to UINTPTR_MAX: cells are about one byte short of a page, so the
+	 * third cell starts two bytes below the VMA's end and shows it too. */
+	assert_int_equal(vms_vma_draw(&s, top - 3 * PG, UINTPTR_MAX, 4, buf, sizeof buf), 4);
+	assert_string_equal(buf, ".AA.");
 	/* Sub-page cells. */
 	assert_int_equal(vms_vma_draw(&s, P(30) - PG / 2, P(30) + PG / 2, 4, buf, sizeof buf), 4);
 	assert_string_equal(buf, "AA..");
