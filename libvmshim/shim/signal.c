@@ -53,6 +53,29 @@ static int app_act_lock;             /* taken with every signal blocked */
 static uint64_t app_mask_shim_bits[_NSIG]; /* SEGV/BUS bits of each handler's sa_mask */
 static __thread uint64_t virt_blocked __attribute__((tls_model("initial-exec")));
 
+/*
+ * The program's handler frame currently running on this thread, if any.
+ * While it runs, virt_blocked holds the handler's mask.  A handler that
+ * leaves with siglongjmp never returns to us, so whenever this thread is
+ * next seen running above that frame (or on another stack) the frame is
+ * gone and the mask from before it is restored.
+ */
+struct handler_frame {
+	uintptr_t sp;            /* our frame's address when the handler was called */
+	uintptr_t lo, hi;        /* the stack it runs on */
+	uint64_t virt_before;    /* virt_blocked before the handler */
+	int live;
+};
+static __thread struct handler_frame hframe __attribute__((tls_model("initial-exec")));
+
+static void forget_unwound_handler(uintptr_t sp)
+{
+	if (hframe.live && (sp < hframe.lo || sp >= hframe.hi || sp > hframe.sp)) {
+		virt_blocked = hframe.virt_before;
+		hframe.live = 0;
+	}
+}
+
 static int slot_of(int sig) { return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1; }
 
 static void act_lock(uint64_t *saved)
@@ -85,6 +108,18 @@ static enum vms_access access_of(const ucontext_t *uc)
 #else
 	(void)uc;
 	return VMS_ACCESS_UNKNOWN;
+#endif
+}
+
+static uintptr_t interrupted_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return (uintptr_t)__builtin_frame_address(0);
 #endif
 }
 
@@ -128,6 +163,14 @@ static void deliver(int sig, siginfo_t *si, ucontext_t *uc)
 		mask |= BIT(sig);
 	}
 	uint64_t old_virt = virt_blocked;
+	struct handler_frame outer = hframe;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t ss = (uintptr_t)uc->uc_stack.ss_sp;
+	bool on_alt = !(uc->uc_stack.ss_flags & SS_DISABLE) && here >= ss &&
+		      here < ss + uc->uc_stack.ss_size;
+	hframe = (struct handler_frame){ here, on_alt ? ss : 0,
+					 on_alt ? ss + uc->uc_stack.ss_size : UINTPTR_MAX,
+					 old_virt, 1 };
 	virt_blocked = mask & SHIM_SIGS;
 	uint64_t kmask = mask & ~SHIM_SIGS;
 	vms_raw_rt_sigprocmask(SIG_SETMASK, &kmask, NULL);
@@ -138,6 +181,7 @@ static void deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	}
 	uint64_t all = ~0ULL;
 	vms_raw_rt_sigprocmask(SIG_SETMASK, &all, NULL);
+	hframe = outer;
 	virt_blocked = old_virt;
 }
 
@@ -145,6 +189,7 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 {
 	int saved_errno = errno;
 	ucontext_t *uc = ucv;
+	forget_unwound_handler(interrupted_sp(uc));
 	if (si->si_code > 0) {
 		enum vms_fault_result r = VMS_FAULT_NOT_OURS;
 		if (sig == SIGSEGV) {
@@ -250,6 +295,7 @@ VMS_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 static int set_thread_mask(int how, const sigset_t *set, sigset_t *old)
 {
 	uint64_t want = 0, kset = 0, kold = 0;
+	forget_unwound_handler((uintptr_t)__builtin_frame_address(0));
 	if (set != NULL) {
 		want = mask64(set);
 		kset = want & ~(SHIM_SIGS | GLIBC_SIGS);

@@ -202,3 +202,9 @@ bool vms_range_mapped(uintptr_t start, uintptr_t end)
 	}
 	return at >= end;
 }
+
+void vms_vmas_gauge_sync(void)
+{
+	vms_gauge_add(&vms_stats.vmas,
+		      (int64_t)vms_vma_count(&vms_mm.vmas) - vms_gauge_now(&vms_stats.vmas));
+}

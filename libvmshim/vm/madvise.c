@@ -114,7 +114,6 @@ int vm_madvise(void *addr, size_t len, int advice)
 	int err = 0;
 	bool hole = false;
 	vms_map_write_lock(&saved);
-	size_t count_before = vms_vma_count(&vms_mm.vmas);
 	uintptr_t at = start;
 	while (at < end && err == 0) {
 		struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, at, end);
@@ -130,8 +129,7 @@ int vm_madvise(void *addr, size_t len, int advice)
 		err = advise_piece(v, at, e, advice);
 		at = e;
 	}
-	vms_gauge_add(&vms_stats.vmas,
-		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_vmas_gauge_sync();
 	vms_map_write_unlock(&saved);
 	return err != 0 ? err : hole ? ENOMEM : 0;
 }

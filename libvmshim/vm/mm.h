@@ -93,6 +93,8 @@ void vms_kmaps_adjust(long before, long after);
 int vms_arena_reserve(uintptr_t start, uintptr_t end);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
+/* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */
+void vms_vmas_gauge_sync(void);
 /* True when VMAs cover [start, end) without a hole.  Map lock held. */
 bool vms_range_mapped(uintptr_t start, uintptr_t end);
 

@@ -47,12 +47,6 @@ static bool vm_mmap_is_ours(size_t len, int prot, int flags, off_t off)
 	       len <= vms_mm.end - vms_mm.base;
 }
 
-/* Keeps the VMA-count gauge equal to the set's size. */
-static void count_vmas(size_t before)
-{
-	vms_gauge_add(&vms_stats.vmas, (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)before);
-}
-
 /* Where the mapping goes: 0 and *at, VMS_PASSTHROUGH, or an errno.  Map lock held. */
 static int place(uintptr_t hint, size_t len, int flags, uintptr_t *at)
 {
@@ -95,7 +89,6 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	uintptr_t at = 0;
 	int err;
 	vms_map_write_lock(&saved);
-	size_t vmas_before = vms_vma_count(&vms_mm.vmas);
 	err = place((uintptr_t)addr, alen, flags, &at);
 	if (err != 0) {
 		goto out;
@@ -135,7 +128,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	}
 	*out = (void *)at;
 out:
-	count_vmas(vmas_before);
+	vms_vmas_gauge_sync();
 	vms_map_write_unlock(&saved);
 	return err;
 }

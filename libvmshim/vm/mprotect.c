@@ -84,7 +84,6 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
-	size_t count_before = vms_vma_count(&vms_mm.vmas);
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	if (v == NULL || v->start > start) {
 		err = ENOMEM;
@@ -124,8 +123,7 @@ int vm_mprotect(void *addr, size_t len, int prot)
 		}
 	}
 out:
-	vms_gauge_add(&vms_stats.vmas,
-		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_vmas_gauge_sync();
 	vms_map_write_unlock(&saved);
 	return err;
 }

@@ -216,7 +216,6 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
-	size_t count_before = vms_vma_count(&vms_mm.vmas);
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
 	if (v == NULL || a + olen > v->end || a + olen < a) {
 		err = EFAULT;
@@ -254,8 +253,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
 	*out = (void *)dst;
 out:
-	vms_gauge_add(&vms_stats.vmas,
-		      (int64_t)vms_vma_count(&vms_mm.vmas) - (int64_t)count_before);
+	vms_vmas_gauge_sync();
 	vms_map_write_unlock(&saved);
 	return err;
 }

@@ -30,7 +30,6 @@ int vm_unmap_locked(uintptr_t start, uintptr_t end)
 	if (vms_vma_clip(set, start, end) != 0) {
 		return ENOMEM;
 	}
-	size_t count_before = vms_vma_count(set);
 	long before = vms_kmaps_boundaries(start, end);
 	uintptr_t lo = 0, hi = 0;
 	for (v = vms_vma_first_in(set, start, end); v != NULL && v->start < end;) {
@@ -49,7 +48,7 @@ int vm_unmap_locked(uintptr_t start, uintptr_t end)
 	}
 	vms_pte_release_range(&vms_mm.ptes, lo, hi);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
-	vms_gauge_add(&vms_stats.vmas, (int64_t)vms_vma_count(set) - (int64_t)count_before);
+	vms_vmas_gauge_sync();
 	return 0;
 }
 
