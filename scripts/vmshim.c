@@ -76,32 +76,39 @@ static const struct launcher_opt launcher_opts[] = {
 static const char usage_line[] =
 	"usage: vmshim [OPTION...] [--] PROGRAM [ARGS...]  (vmshim --help lists the options)\n";
 
-/* Prints "vmshim: <message>" and the usage line on stderr; exits 2. */
-static _Noreturn __attribute__((format(printf, 1, 2))) void usage_error(const char *fmt, ...)
+/*
+ * Writes "vmshim: <message>\n", then tail if not NULL, on stderr in one
+ * write, and exits with status.
+ */
+static _Noreturn void report(int status, const char *tail, const char *fmt, va_list ap)
 {
-	va_list ap;
+	char line[4096];
+	int n = snprintf(line, sizeof line, "vmshim: ");
 
-	fputs("vmshim: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(usage_line, stderr);
-	exit(2);
+	n += vsnprintf(line + n, sizeof line - n, fmt, ap);
+	if (n > (int)sizeof line - 2)
+		n = sizeof line - 2;
+	snprintf(line + n, sizeof line - n, "\n%s", tail ? tail : "");
+	fputs(line, stderr);
+	exit(status);
 }
 
-/* Prints "vmshim: <message>" on stderr; exits with status. */
-static _Noreturn __attribute__((format(printf, 2, 3))) void die(int status, const char *fmt,
-								  ...)
+/* Reports a usage error, then the usage line; exits 2. */
+__attribute__((format(printf, 1, 2))) static _Noreturn void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vmshim: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
+	report(2, usage_line, fmt, ap);
+}
+
+/* Reports an error; exits with status. */
+__attribute__((format(printf, 2, 3))) static _Noreturn void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(status, NULL, fmt, ap);
 }
 
 static void *xmalloc(size_t n)
@@ -192,7 +199,8 @@ static char *find_library(void)
 			return path;
 		}
 	}
-	die(2, "cannot find " LIB_NAME ": not in the build tree (%s) nor installed (%s); set VMSHIM_LIB to its path",
+	die(2, "cannot find " LIB_NAME ": not in the build tree (%s) nor installed (%s); "
+	    "set VMSHIM_LIB to its path",
 	    built ? built : "unknown: /proc/self/exe unreadable", VMS_LIBDIR "/" LIB_NAME);
 }
 
@@ -401,7 +409,8 @@ int main(int argc, char **argv)
 		if ((len == 4 && strncmp(name, "help", 4) == 0) ||
 		    (len == 7 && strncmp(name, "version", 7) == 0)) {
 			if (eq)
-				usage_error("--%.*s takes no value (got '%s')", (int)len, name, eq + 1);
+				usage_error("--%.*s takes no value (got '%s')", (int)len, name,
+					    eq + 1);
 			if (name[0] == 'h')
 				print_help();
 			else
