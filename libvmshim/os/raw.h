@@ -45,6 +45,8 @@ long vms_raw_read(int fd, void *buf, size_t n);
 long vms_raw_write(int fd, const void *buf, size_t n);
 long vms_raw_open(const char *path, int flags, int mode);
 long vms_raw_close(int fd);
+/* fcntl(fd, F_DUPFD_CLOEXEC, min_fd). */
+long vms_raw_dup_cloexec(int fd, int min_fd);
 long vms_raw_getpid(void);
 long vms_raw_gettid(void);
 long vms_raw_tgkill(int tgid, int tid, int sig);

@@ -39,6 +39,7 @@ void vms_init_slow(void)
 	if (vms_option_num(VMS_OPT_VERBOSE)) {
 		vms_options_print(2);
 	}
+	vms_stats_init();
 	vms_signals_init();
 	vms_mm_init();
 	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
@@ -57,6 +58,20 @@ __attribute__((constructor)) static void vms_constructor(void)
 __attribute__((destructor)) static void vms_destructor(void)
 {
 	vms_stats_report_at_exit();
+}
+
+/* Processes that end with _exit (shells' subshells do) still report. */
+VMS_EXPORT _Noreturn void _exit(int status)
+{
+	if (__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE)) {
+		vms_stats_report_at_exit();
+	}
+	vms_raw_exit_group(status);
+}
+
+VMS_EXPORT _Noreturn void _Exit(int status)
+{
+	_exit(status);
 }
 
 VMS_EXPORT const char *vmshim_version(void)

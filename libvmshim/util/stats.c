@@ -183,14 +183,31 @@ static void program_name(char *buf, size_t cap)
 	}
 }
 
+static int table_fd = 2;
+static long reported_by = -1; /* pid that wrote its report */
+
+void vms_stats_init(void)
+{
+	if (vms_option_num(VMS_OPT_STATS)) {
+		long fd = vms_raw_dup_cloexec(2, 100);
+		if (!vms_raw_failed(fd)) {
+			table_fd = (int)fd;
+		}
+	}
+}
+
 void vms_stats_report_at_exit(void)
 {
 	char buf[8192];
+	long pid = vms_raw_getpid();
+	if (__atomic_exchange_n(&reported_by, pid, __ATOMIC_ACQ_REL) == pid) {
+		return;
+	}
 	if (vms_option_num(VMS_OPT_STATS)) {
 		char name[64];
 		program_name(name, sizeof name);
 		size_t n = vms_stats_format_table(buf, sizeof buf, name);
-		vms_raw_write_all(2, buf, n);
+		vms_raw_write_all(table_fd, buf, n);
 	}
 	const char *pattern = vms_option_str(VMS_OPT_STATS_FILE);
 	if (pattern != NULL) {
