@@ -97,9 +97,11 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 	     (long long)load_peak(&st->resident_pages), (unsigned long long)st->limit_pages);
 	SINK(&s, ", \"vmas\": {\"count\": %lld, \"peak\": %lld}",
 	     (long long)vms_gauge_now(&st->vmas), (long long)load_peak(&st->vmas));
-	SINK(&s, ", \"kernel\": {\"mappings\": %lld, \"mappings_peak\": %lld}}\n",
+	SINK(&s, ", \"kernel\": {\"mappings\": %lld, \"mappings_peak\": %lld}",
 	     (long long)vms_gauge_now(&st->kernel_mappings),
 	     (long long)load_peak(&st->kernel_mappings));
+	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}}\n",
+	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
 	return s.len;
 }
 

@@ -10,7 +10,8 @@
  *    "swap": {"out_pages": N, "in_pages": N, "slots_peak": N},
  *    "resident": {"pages": N, "peak_pages": N, "limit_pages": N},
  *    "vmas": {"count": N, "peak": N},
- *    "kernel": {"mappings": N, "mappings_peak": N}}
+ *    "kernel": {"mappings": N, "mappings_peak": N},
+ *    "arena": {"start": N, "end": N}}
  *
  * New keys may be added; existing ones keep their meaning.  Updating a
  * counter is async-signal-safe.
@@ -62,6 +63,7 @@ struct vms_stats {
 	uint64_t limit_pages;
 	struct vms_gauge vmas;
 	struct vms_gauge kernel_mappings;
+	uint64_t arena_start, arena_end;  /* 0, 0 when there is no arena */
 };
 
 extern struct vms_stats vms_stats;

@@ -13,6 +13,15 @@
  * (backing object, hardware protection).  A change to [a, b) can only alter
  * boundaries at x in [a, b]; callers count those before and after
  * (vms_kmaps_boundaries) and add the difference.
+ *
+ * For that merging to happen, neighbours must share one anon_vma: the
+ * kernel never merges two private anonymous mappings whose pages were
+ * first faulted in separately.  So the arena gets its anon_vma at start,
+ * before any split (it is made writable, one page is populated and
+ * discarded, then it goes back to PROT_NONE), every piece split from it
+ * inherits that anon_vma, and private memory goes back to reservation with
+ * MADV_DONTNEED + PROT_NONE (vms_arena_discard), which keeps it; only
+ * ranges that were shared get a fresh mapping (vms_arena_reserve).
  */
 #include "config.h"
 
@@ -54,8 +63,18 @@ void vms_mm_init(void)
 {
 	struct vms_mm *mm = &vms_mm;
 	size_t size = (size_t)vms_option_num(VMS_OPT_ARENA_SIZE);
-	long r = vms_raw_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			      -1, 0);
+	long r = vms_raw_mmap(NULL, size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!vms_raw_failed(r)) {
+		/* Attach the arena's one anon_vma before anything splits it. */
+		vms_raw_madvise((void *)r, VMS_PAGE_SIZE, MADV_POPULATE_WRITE);
+		vms_raw_madvise((void *)r, VMS_PAGE_SIZE, MADV_DONTNEED);
+		long p = vms_raw_mprotect((void *)r, size, PROT_NONE);
+		if (vms_raw_failed(p)) {
+			vms_raw_munmap((void *)r, size);
+			r = p;
+		}
+	}
 	if (vms_raw_failed(r)) {
 		vms_log(VMS_LOG_WARN,
 			"cannot reserve a %zu-byte arena (errno %ld): every call passes through to "
@@ -77,6 +96,8 @@ void vms_mm_init(void)
 	vms_gauge_add(&vms_stats.kernel_mappings, 1);
 	mm->base = (uintptr_t)r;
 	mm->end = (uintptr_t)r + size;
+	vms_stats.arena_start = mm->base;
+	vms_stats.arena_end = mm->end;
 	vms_log(VMS_LOG_INFO, "arena %p-%p (%zu bytes), fault-around %u pages", (void *)mm->base,
 		(void *)mm->end, size, mm->fault_around);
 }
@@ -99,6 +120,18 @@ int vms_arena_reserve(uintptr_t start, uintptr_t end)
 	}
 	long r = vms_raw_mmap((void *)start, end - start, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	return vms_raw_failed(r) ? (int)-r : 0;
+}
+
+int vms_arena_discard(uintptr_t start, uintptr_t end)
+{
+	if (end <= start) {
+		return 0;
+	}
+	long r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
+	if (!vms_raw_failed(r)) {
+		r = vms_raw_mprotect((void *)start, end - start, PROT_NONE);
+	}
 	return vms_raw_failed(r) ? (int)-r : 0;
 }
 

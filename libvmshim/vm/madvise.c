@@ -39,7 +39,7 @@ static void drop_private(uintptr_t s, uintptr_t e)
 {
 	long before = vms_kmaps_boundaries(s, e);
 	vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(s, e));
-	int err = vms_arena_reserve(s, e);
+	int err = vms_arena_discard(s, e);
 	if (err != 0) {
 		vms_fatal("cannot discard [%p, %p): errno %d", (void *)s, (void *)e, err);
 	}

@@ -89,8 +89,12 @@ enum vms_where vms_arena_where(uintptr_t start, uintptr_t end);
 long vms_kmaps_boundaries(uintptr_t start, uintptr_t end);
 void vms_kmaps_adjust(long before, long after);
 /* Makes [start, end) a plain reservation again (PROT_NONE, private, no
- * contents).  0 or errno. */
+ * contents) with a fresh kernel mapping: for ranges that were shared or
+ * left empty by mremap.  0 or errno. */
 int vms_arena_reserve(uintptr_t start, uintptr_t end);
+/* The same for private memory, keeping the arena's anon_vma so that the
+ * kernel keeps merging neighbours (see arena.c).  0 or errno. */
+int vms_arena_discard(uintptr_t start, uintptr_t end);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
 /* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */

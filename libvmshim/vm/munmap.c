@@ -2,10 +2,11 @@
  * vm/munmap.c - removing mappings from the arena.
  *
  * vm_unmap_locked is the one place mappings die: munmap, MAP_FIXED
- * replacement and mremap all use it.  The range goes back to plain
- * reservation with one kernel call (mmap MAP_FIXED PROT_NONE over it), which
- * returns the memory to the kernel and also replaces MAP_SHARED backing;
- * the PTEs are released and empty page-table nodes freed.
+ * replacement and mremap all use it.  Each VMA's range goes back to plain
+ * reservation, which returns its memory to the kernel: private memory with
+ * vms_arena_discard (keeping the arena's anon_vma), shared memory with a
+ * fresh mapping that replaces the shared backing; the PTEs are released
+ * and empty page-table nodes freed.
  *
  * Errors (inside the arena; outside, the kernel answers):
  *   EINVAL  addr not page aligned, or length 0
@@ -36,15 +37,17 @@ int vm_unmap_locked(uintptr_t start, uintptr_t end)
 		struct vms_vma *next = vms_vma_next(v);
 		lo = lo == 0 ? v->start : lo;
 		hi = v->end;
+		vms_gauge_add(&vms_stats.resident_pages,
+			      -(int64_t)vms_present_pages(v->start, v->end));
+		int err = (v->flags & VMS_VMA_SHARED) ? vms_arena_reserve(v->start, v->end)
+						      : vms_arena_discard(v->start, v->end);
+		if (err != 0) {
+			vms_fatal("cannot return [%p, %p) to the arena: errno %d",
+				  (void *)v->start, (void *)v->end, err);
+		}
 		vms_vma_remove(set, v);
 		vms_vma_free(set, v);
 		v = next;
-	}
-	vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(lo, hi));
-	int err = vms_arena_reserve(lo, hi);
-	if (err != 0) {
-		vms_fatal("cannot return [%p, %p) to the arena: errno %d", (void *)lo, (void *)hi,
-			  err);
 	}
 	vms_pte_release_range(&vms_mm.ptes, lo, hi);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
