@@ -22,6 +22,18 @@
  * inherits that anon_vma, and private memory goes back to reservation with
  * MADV_DONTNEED + PROT_NONE (vms_arena_discard), which keeps it; only
  * ranges that were shared get a fresh mapping (vms_arena_reserve).
+ *
+ * Huge pages: the whole arena carries MADV_HUGEPAGE, so when a fault fills
+ * a whole aligned 2 MiB block at once (a sequential fault-around window of
+ * 512 pages) the kernel backs it with one huge page: one allocation instead
+ * of 512, and no more memory than the block the shim fills anyway.  Pages
+ * the kernel faults in itself would get huge pages too; that only happens
+ * when a fault makes a range accessible without populating it, which only
+ * the escalation past 512 pages does (vm/fault.c).  Before it first does,
+ * the whole arena switches to MADV_NOHUGEPAGE for the rest of the process's
+ * life (vms_arena_hugepages_off).  The advice is the same over the whole
+ * arena at any time (fresh reservations get it too), so it never splits a
+ * kernel mapping.
  */
 #include "config.h"
 
@@ -88,6 +100,9 @@ void vms_mm_init(void)
 		return;
 	}
 	vms_vma_set_init(&mm->vmas);
+	if (!vms_raw_failed(vms_raw_madvise((void *)r, size, MADV_HUGEPAGE))) {
+		mm->hugepage_advice = MADV_HUGEPAGE;
+	}
 	mm->fault_around = (unsigned)vms_option_num(VMS_OPT_FAULT_AROUND);
 	/* Leave half of the kernel's limit to everything outside the arena. */
 	mm->kmaps_budget = read_max_map_count() / 2;
@@ -120,7 +135,22 @@ int vms_arena_reserve(uintptr_t start, uintptr_t end)
 	}
 	long r = vms_raw_mmap((void *)start, end - start, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	int advice = __atomic_load_n(&vms_mm.hugepage_advice, __ATOMIC_ACQUIRE);
+	if (!vms_raw_failed(r) && advice != 0) {
+		vms_raw_madvise((void *)start, end - start, advice);
+	}
 	return vms_raw_failed(r) ? (int)-r : 0;
+}
+
+void vms_arena_hugepages_off(void)
+{
+	int expected = MADV_HUGEPAGE;
+	if (__atomic_compare_exchange_n(&vms_mm.hugepage_advice, &expected, MADV_NOHUGEPAGE, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		vms_raw_madvise((void *)vms_mm.base, vms_mm.end - vms_mm.base, MADV_NOHUGEPAGE);
+		vms_log(VMS_LOG_INFO, "huge pages off: the arena holds %ld kernel mappings",
+			__atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
+	}
 }
 
 int vms_arena_discard(uintptr_t start, uintptr_t end)

@@ -16,12 +16,15 @@
  * claimed run accessible with one mprotect and populates it with one
  * MADV_POPULATE_WRITE (POPULATE_READ for read faults), so one trap and two
  * kernel calls serve the whole block.  The block is VMSHIM_FAULT_AROUND
- * pages, 1 under MADV_RANDOM, doubling up to 512 while a thread faults
+ * pages (1 turns fault-around off), 1 under MADV_RANDOM, doubling up to 512
+ * while a thread faults
  * sequentially (per-thread detection); when the kernel-mapping count passes
  * its budget, blocks widen (512 pages, then 8192, then 131072) so that
  * protection runs merge and the count stays under vm.max_map_count
  * whatever the access pattern; beyond 512 pages only the 16 pages around
- * the address are populated, the rest is just made accessible.
+ * the address are populated, the rest is just made accessible (huge pages
+ * are turned off for the arena first: see vm/arena.c).  A whole aligned
+ * 512-page block populated at once gets a huge page.
  *
  * Async-signal safety: called from the SIGSEGV handler with every signal
  * blocked.  No malloc, no stdio; the only lock is the map lock for reading
@@ -48,7 +51,8 @@ static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
 {
 	struct vms_mm *mm = &vms_mm;
 	unsigned w = mm->fault_around;
-	if (vma->advice == VMS_ADV_RANDOM) {
+	if (vma->advice == VMS_ADV_RANDOM || w == 1) {
+		/* MADV_RANDOM, or VMSHIM_FAULT_AROUND=1: fault-around is off. */
 		w = 1;
 	} else if (vma->advice == VMS_ADV_SEQUENTIAL) {
 		w = MAX_ADAPTIVE_WINDOW;
@@ -213,6 +217,8 @@ static enum vms_fault_result zero_fill(struct vms_vma *vma, uintptr_t page, enum
 	}
 	uintptr_t pop_start = start, pop_end = end;
 	if (w > MAX_ADAPTIVE_WINDOW) {
+		/* Accessible but unpopulated ranges must not get huge pages. */
+		vms_arena_hugepages_off();
 		uintptr_t small = (uintptr_t)vms_mm.fault_around * VMS_PAGE_SIZE;
 		pop_start = page & ~(small - 1);
 		pop_end = pop_start + small;

@@ -69,6 +69,8 @@ struct vms_mm {
 	long kmaps_budget;          /* (c) above it, faults widen their blocks */
 	unsigned fault_around;      /* (c) pages per fault block (power of two) */
 	uint64_t next_object_id;    /* (m) identity of shared mappings */
+	int hugepage_advice;        /* (a) MADV_HUGEPAGE or MADV_NOHUGEPAGE over the
+				     * whole arena; 0 if the kernel has no THP */
 };
 
 extern struct vms_mm vms_mm;
@@ -95,6 +97,8 @@ int vms_arena_reserve(uintptr_t start, uintptr_t end);
 /* The same for private memory, keeping the arena's anon_vma so that the
  * kernel keeps merging neighbours (see arena.c).  0 or errno. */
 int vms_arena_discard(uintptr_t start, uintptr_t end);
+/* Turns huge pages off for the whole arena, once (see arena.c). */
+void vms_arena_hugepages_off(void);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
 /* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */
