@@ -8,6 +8,7 @@
 #include "config.h"
 #include "shim/init.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "include/vmshim.h"
@@ -43,6 +44,8 @@ void vms_init_slow(void)
 	vms_signals_init();
 	vms_mm_init();
 	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
+	/* After initialisation: pthread_atfork may allocate. */
+	pthread_atfork(vms_fork_prepare, vms_fork_parent, vms_fork_child);
 }
 
 void vms_init_after_fork_child(void)

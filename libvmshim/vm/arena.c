@@ -159,23 +159,37 @@ int vms_arena_discard(uintptr_t start, uintptr_t end)
 		return 0;
 	}
 	long r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
+	if (r == -EINVAL) {
+		/* Locked by mlockall: unlock, as munmap would. */
+		vms_raw_munlock((void *)start, end - start);
+		r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
+	}
 	if (!vms_raw_failed(r)) {
 		r = vms_raw_mprotect((void *)start, end - start, PROT_NONE);
 	}
 	return vms_raw_failed(r) ? (int)-r : 0;
 }
 
-/* The backing part of a page's kernel identity. */
+/* The mapping's part of a page's kernel identity (the hardware protection
+ * fills bits 0-2): the shared object, and the flags the kernel keeps per
+ * mapping. */
 static uint64_t backing_of(const struct vms_vma *v)
 {
-	return (v != NULL && (v->flags & VMS_VMA_SHARED)) ? (uint64_t)(uintptr_t)v->object : 0;
+	if (v == NULL) {
+		return 0;
+	}
+	uint64_t object = (v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN))
+				  ? (uint64_t)(uintptr_t)v->object : 0;
+	/* The kernel protects a foreign mapping itself: no PTE says how. */
+	uint64_t prot = (v->flags & VMS_VMA_FOREIGN) ? (uint64_t)(v->prot & 7) << 24 : 0;
+	return object << 32 | prot | (uint64_t)(v->flags & VMS_VMA_KERNEL_FLAGS) << 3;
 }
 
 static uint64_t identity(uintptr_t a)
 {
 	vms_pte_t *p = vms_pte_lookup(&vms_mm.ptes, a);
 	uint64_t hw = p != NULL ? (uint64_t)vms_pte_prot(vms_pte_load(p)) : 0;
-	return backing_of(vms_vma_find(&vms_mm.vmas, a)) << 3 | hw;
+	return backing_of(vms_vma_find(&vms_mm.vmas, a)) | hw;
 }
 
 long vms_kmaps_boundaries(uintptr_t start, uintptr_t end)
@@ -207,7 +221,7 @@ long vms_kmaps_boundaries(uintptr_t start, uintptr_t end)
 		if (seg_end > hi + VMS_PAGE_SIZE) {
 			seg_end = hi + VMS_PAGE_SIZE;
 		}
-		uint64_t back = backing_of(v) << 3;
+		uint64_t back = backing_of(v);
 		if (pt == NULL) {
 			n += back != prev;
 			prev = back;

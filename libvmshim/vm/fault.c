@@ -5,6 +5,7 @@
  * Decision tree (vms_fault):
  *   1. address outside the arena                -> NOT_OURS (the kernel's own fault)
  *   2. no VMA at the address                    -> MAPERR   (genuine SIGSEGV, SEGV_MAPERR)
+ *      a FOREIGN VMA (the kernel serves it)     -> NOT_OURS (the kernel's signal stands)
  *   3. access not allowed by the VMA's prot     -> ACCERR   (genuine SIGSEGV, SEGV_ACCERR)
  *   4. page BUSY (another thread is filling it) -> wait until it is not, RESOLVED
  *   5. page present, kernel grants the access   -> RESOLVED (another thread won the race)
@@ -46,6 +47,32 @@
 /* Per-thread sequential-fault detection (initial-exec TLS: no allocation). */
 static __thread uintptr_t seq_next __attribute__((tls_model("initial-exec")));
 static __thread unsigned seq_window __attribute__((tls_model("initial-exec")));
+/* Consecutive faults at one page the table says is accessible. */
+static __thread uintptr_t spurious_page __attribute__((tls_model("initial-exec")));
+static __thread unsigned spurious_count __attribute__((tls_model("initial-exec")));
+
+#define SPURIOUS_LIMIT 10000u
+
+/*
+ * A present page whose kernel protection allows the access faulted
+ * anyway.  Once, it is a race with another thread that just filled it; a
+ * thousand times in a row, the kernel and the table disagree (a kernel
+ * mapping changed behind the shim's back): report it and abort rather
+ * than spin forever.
+ */
+static enum vms_fault_result spurious(uintptr_t page)
+{
+	if (page != spurious_page) {
+		spurious_page = page;
+		spurious_count = 0;
+	}
+	if (++spurious_count >= SPURIOUS_LIMIT) {
+		vms_fatal("the kernel refuses an access to %p that the shim's page table allows "
+			  "(the kernel mapping changed behind the shim)",
+			  (void *)page);
+	}
+	return VMS_FAULT_RESOLVED;
+}
 
 static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
 {
@@ -272,6 +299,11 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 		res = VMS_FAULT_MAPERR;
 		goto out;
 	}
+	if (vma->flags & VMS_VMA_FOREIGN) {
+		/* The kernel serves this mapping: its fault is the kernel's answer. */
+		res = VMS_FAULT_NOT_OURS;
+		goto out;
+	}
 	if (!access_allowed(vma->prot, access == VMS_ACCESS_UNKNOWN ? VMS_ACCESS_READ : access)) {
 		res = VMS_FAULT_ACCERR;
 		goto out;
@@ -286,8 +318,7 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 		if (access != VMS_ACCESS_UNKNOWN) {
 			/* Allowed by the VMA (checked above): either another thread
 			 * resolved it already, or the kernel protection is lower. */
-			res = access_allowed(hw, access) ? VMS_FAULT_RESOLVED
-							 : upgrade(vma, page, pt);
+			res = access_allowed(hw, access) ? spurious(page) : upgrade(vma, page, pt);
 		} else if (hw != (vma->prot & (int)VMS_PTE_PROT_MASK)) {
 			res = upgrade(vma, page, pt);
 		} else {

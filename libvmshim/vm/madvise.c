@@ -8,7 +8,10 @@
  *   NORMAL, RANDOM, SEQUENTIAL: recorded in the VMA, they steer fault-around;
  *   POPULATE_READ, POPULATE_WRITE: make the pages present now;
  *   WILLNEED: nothing to prefetch for anonymous memory;
- *   REMOVE on private memory: EINVAL, as on Linux.
+ *   REMOVE on private memory: EINVAL, as on Linux;
+ *   DONTFORK, WIPEONFORK, DONTDUMP, NOHUGEPAGE, MERGEABLE and their
+ *           opposites: applied by the kernel and recorded on the VMA, so
+ *           that fork (vm/fork.c) and the kernel-mapping count know them.
  * Every other advice, and the three above on shared memory, is applied by
  * the kernel to the mapped pieces of the range.
  *
@@ -47,14 +50,64 @@ static void drop_private(uintptr_t s, uintptr_t e)
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 }
 
+/* The VMA flag a kernel-kept advice sets or clears (0: not such an advice). */
+static unsigned kernel_flag_of(int advice, bool *set)
+{
+	*set = true;
+	switch (advice) {
+	case MADV_DOFORK: *set = false; /* fall through */
+	case MADV_DONTFORK: return VMS_VMA_DONTFORK;
+	case MADV_KEEPONFORK: *set = false; /* fall through */
+	case MADV_WIPEONFORK: return VMS_VMA_WIPEONFORK;
+	case MADV_DODUMP: *set = false; /* fall through */
+	case MADV_DONTDUMP: return VMS_VMA_DONTDUMP;
+	case MADV_HUGEPAGE: *set = false; /* fall through */
+	case MADV_NOHUGEPAGE: return VMS_VMA_NOHUGEPAGE;
+	case MADV_UNMERGEABLE: *set = false; /* fall through */
+	case MADV_MERGEABLE: return VMS_VMA_MERGEABLE;
+	default: return 0;
+	}
+}
+
+/* Advice the kernel records on its mapping: apply it there, then record it
+ * on the VMA (clipped to the piece) so both split alike. */
+static int advise_kernel_flag(uintptr_t s, uintptr_t e, int advice, unsigned flag, bool set)
+{
+	long r = vms_raw_madvise((void *)s, e - s, advice);
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	if (vms_vma_clip(&vms_mm.vmas, s, e) != 0) {
+		return ENOMEM;
+	}
+	long before = vms_kmaps_boundaries(s, e);
+	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, s);
+	v->flags = set ? v->flags | flag : v->flags & ~flag;
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+	vms_vma_merge(&vms_mm.vmas, v);
+	return 0;
+}
+
 /* Applies advice to the piece [s, e) of v.  0 or errno. */
 static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 {
 	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
+	bool set;
+	if (v->flags & VMS_VMA_FOREIGN) {
+		long r = vms_raw_madvise((void *)s, e - s, advice);
+		return vms_raw_failed(r) ? (int)-r : 0;
+	}
+	unsigned flag = kernel_flag_of(advice, &set);
+	if (flag != 0) {
+		return advise_kernel_flag(s, e, advice, flag, set);
+	}
 	switch (advice) {
 	case MADV_DONTNEED:
 	case 24: /* MADV_DONTNEED_LOCKED */
 	case MADV_FREE:
+		if ((v->flags & VMS_VMA_LOCKED) && advice != 24) {
+			return EINVAL; /* Linux refuses to discard locked pages */
+		}
 		if (!shared) {
 			drop_private(s, e);
 			return 0;

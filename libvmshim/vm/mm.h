@@ -118,6 +118,9 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 /* vm/munmap.c; vm_unmap_locked is also used by MAP_FIXED and mremap. */
 int vm_munmap(void *addr, size_t len);
 int vm_unmap_locked(uintptr_t start, uintptr_t end);
+/* Drops the VMAs and PTEs of [start, end) without touching the kernel,
+ * which has already replaced that range (foreign MAP_FIXED, mremap). */
+void vm_forget_locked(uintptr_t start, uintptr_t end);
 /* vm/mprotect.c */
 int vm_mprotect(void *addr, size_t len, int prot);
 /* vm/madvise.c */
@@ -129,6 +132,11 @@ int vm_msync(void *addr, size_t len, int flags);
 int vm_mincore(void *addr, size_t len, unsigned char *vec);
 /* lock: mlock/mlock2 (flags: MLOCK_ONFAULT) or munlock (flags 0). */
 int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock);
+
+/* vm/fork.c: pthread_atfork handlers. */
+void vms_fork_prepare(void);
+void vms_fork_parent(void);
+void vms_fork_child(void);
 
 /* vm/fault.c */
 enum vms_access { VMS_ACCESS_READ, VMS_ACCESS_WRITE, VMS_ACCESS_EXEC, VMS_ACCESS_UNKNOWN };

@@ -9,6 +9,7 @@
  * Errors, checked in the kernel's order (do_mprotect_pkey):
  *   EINVAL  both PROT_GROWSDOWN and PROT_GROWSUP; addr not page aligned;
  *           unknown prot bits; PROT_GROWSDOWN/UP (no arena VMA grows)
+ *   EACCES  from the kernel, for a foreign (pass-through) file mapping
  *   ENOMEM  length overflows; the range starts in a hole (nothing changes);
  *           a hole further on (the part before the hole IS changed, as on
  *           Linux); metadata allocation failed
@@ -104,7 +105,16 @@ int vm_mprotect(void *addr, size_t len, int prot)
 		if (v->start != at) {
 			break;
 		}
-		if (v->prot != prot) {
+		if (v->flags & VMS_VMA_FOREIGN) {
+			long before = vms_kmaps_boundaries(v->start, v->end);
+			long r = vms_raw_mprotect((void *)v->start, v->end - v->start, prot);
+			if (vms_raw_failed(r)) {
+				err = (int)-r; /* EACCES: a file opened read-only */
+				goto merge;
+			}
+			v->prot = prot;
+			vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+		} else if (v->prot != prot) {
 			change_prot(v, prot);
 		}
 		first = first != NULL ? first : v;
@@ -114,6 +124,7 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	if (at < end) {
 		err = ENOMEM;
 	}
+merge:
 	/* Merge the changed VMAs with each other and their neighbours. */
 	if (last != NULL) {
 		uintptr_t lo = first->start, hi = last->end;

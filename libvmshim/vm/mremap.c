@@ -187,6 +187,44 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	return 0;
 }
 
+/* A foreign (kernel-served) mapping: the kernel remaps it, the table
+ * follows: holes it leaves in the arena become reservation again, a target
+ * inside the arena becomes a foreign VMA. */
+static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, int flags,
+			  uintptr_t dst, void **out)
+{
+	struct vms_vma copy = *v;
+	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	uintptr_t res = (uintptr_t)r;
+	long before = vms_kmaps_boundaries(a, a + olen);
+	if (res == a && nlen < olen) {
+		vm_forget_locked(a + nlen, a + olen);
+		vms_arena_reserve(a + nlen, a + olen);
+	} else if (res != a && !(flags & MREMAP_DONTUNMAP)) {
+		vm_forget_locked(a, a + olen);
+		vms_arena_reserve(a, a + olen);
+	}
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, a + olen));
+	if (res != a && vms_arena_where(res, res + nlen) == VMS_INSIDE) {
+		before = vms_kmaps_boundaries(res, res + nlen);
+		vm_forget_locked(res, res + nlen);
+		struct vms_vma *q = vms_vma_new(&vms_mm.vmas, res, res + nlen);
+		if (q == NULL) {
+			vms_fatal("no memory to record the mapping at %p", (void *)res);
+		}
+		q->prot = copy.prot;
+		q->flags = copy.flags;
+		q->object = copy.object;
+		vms_vma_insert(&vms_mm.vmas, q);
+		vms_kmaps_adjust(before, vms_kmaps_boundaries(res, res + nlen));
+	}
+	*out = (void *)res;
+	return 0;
+}
+
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out)
 {
 	uintptr_t a = (uintptr_t)old, dst = (uintptr_t)new_addr;
@@ -219,6 +257,10 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
 	if (v == NULL || a + olen > v->end || a + olen < a) {
 		err = EFAULT;
+		goto out;
+	}
+	if (v->flags & VMS_VMA_FOREIGN) {
+		err = mremap_foreign(v, a, olen, nlen, flags, dst, out);
 		goto out;
 	}
 	if (fixed) {

@@ -17,11 +17,15 @@
 
 #include <errno.h>
 
+#include "os/raw.h"
+
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
 
-int vm_unmap_locked(uintptr_t start, uintptr_t end)
+/* Removes the VMAs of [start, end); with kernel_too, also gives their
+ * memory back to the kernel (else the kernel has replaced it already). */
+static int unmap_locked(uintptr_t start, uintptr_t end, bool kernel_too)
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	struct vms_vma *v = vms_vma_first_in(set, start, end);
@@ -39,8 +43,15 @@ int vm_unmap_locked(uintptr_t start, uintptr_t end)
 		hi = v->end;
 		vms_gauge_add(&vms_stats.resident_pages,
 			      -(int64_t)vms_present_pages(v->start, v->end));
-		int err = (v->flags & VMS_VMA_SHARED) ? vms_arena_reserve(v->start, v->end)
-						      : vms_arena_discard(v->start, v->end);
+		int err = 0;
+		if (kernel_too && (v->flags & VMS_VMA_LOCKED)) {
+			vms_raw_munlock((void *)v->start, v->end - v->start);
+		}
+		if (kernel_too) {
+			err = (v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN))
+				      ? vms_arena_reserve(v->start, v->end)
+				      : vms_arena_discard(v->start, v->end);
+		}
 		if (err != 0) {
 			vms_fatal("cannot return [%p, %p) to the arena: errno %d",
 				  (void *)v->start, (void *)v->end, err);
@@ -53,6 +64,20 @@ int vm_unmap_locked(uintptr_t start, uintptr_t end)
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_vmas_gauge_sync();
 	return 0;
+}
+
+int vm_unmap_locked(uintptr_t start, uintptr_t end)
+{
+	return unmap_locked(start, end, true);
+}
+
+void vm_forget_locked(uintptr_t start, uintptr_t end)
+{
+	if (unmap_locked(start, end, false) != 0) {
+		/* Clipping needs metadata: without it the table would lie. */
+		vms_fatal("no memory to update the VMA table for [%p, %p)", (void *)start,
+			  (void *)end);
+	}
 }
 
 int vm_munmap(void *addr, size_t len)

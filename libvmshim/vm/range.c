@@ -11,7 +11,8 @@
  *
  * Errors, in the kernel's order:
  *   msync    EINVAL unknown flags, unaligned address, MS_SYNC|MS_ASYNC;
- *            ENOMEM overflowing length or a hole in the range
+ *            ENOMEM overflowing length or a hole in the range; EBUSY
+ *            MS_INVALIDATE over locked memory
  *   mincore  EINVAL unaligned address; ENOMEM a hole (the vector is filled
  *            up to it); EFAULT bad vector (from the kernel)
  *   mlock*   EINVAL unknown mlock2 flags; ENOMEM a hole (the prefix is
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 
 #include "os/raw.h"
+#include "util/log.h"
 #include "vm/mm.h"
 
 #ifndef MLOCK_ONFAULT
@@ -58,11 +60,24 @@ int vm_msync(void *addr, size_t len, int flags)
 		return 0;
 	}
 	uint64_t saved;
+	int err = 0;
 	vms_map_write_lock(&saved);
-	/* Anonymous memory has nothing to write back. */
+	/* Anonymous memory has nothing to write back; foreign (kernel) mappings
+	 * are synced by the kernel. */
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && v->start < end && err == 0; v = vms_vma_next(v)) {
+		uintptr_t s = v->start > start ? v->start : start;
+		uintptr_t e = v->end < end ? v->end : end;
+		if ((flags & MS_INVALIDATE) && (v->flags & VMS_VMA_LOCKED)) {
+			err = EBUSY;
+		} else if (v->flags & VMS_VMA_FOREIGN) {
+			long r = vms_raw_msync((void *)s, e - s, flags);
+			err = vms_raw_failed(r) ? (int)-r : 0;
+		}
+	}
 	bool hole = !vms_range_mapped(start, end);
 	vms_map_write_unlock(&saved);
-	return hole ? ENOMEM : 0;
+	return err != 0 ? err : hole ? ENOMEM : 0;
 }
 
 int vm_mincore(void *addr, size_t len, unsigned char *vec)
@@ -87,6 +102,25 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 		return (int)-r;
 	}
 	return prefix < end ? ENOMEM : 0;
+}
+
+/* Records the kernel's VM_LOCKED on the VMAs of [start, end). */
+static void set_locked(uintptr_t start, uintptr_t end, bool lock)
+{
+	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
+		vms_fatal("no memory to record mlock on [%p, %p)", (void *)start, (void *)end);
+	}
+	long before = vms_kmaps_boundaries(start, end);
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && v->start < end; v = vms_vma_next(v)) {
+		v->flags = lock ? v->flags | VMS_VMA_LOCKED : v->flags & ~VMS_VMA_LOCKED;
+	}
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	while (v != NULL && v->start <= end) {
+		v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v));
+	}
+	vms_vmas_gauge_sync();
 }
 
 int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
@@ -116,7 +150,7 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 			     v != NULL && v->start < prefix; v = vms_vma_next(v)) {
 				uintptr_t s = v->start > start ? v->start : start;
 				uintptr_t e = v->end < prefix ? v->end : prefix;
-				if (v->prot != PROT_NONE) {
+				if (v->prot != PROT_NONE && !(v->flags & VMS_VMA_FOREIGN)) {
 					vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
 				}
 			}
@@ -124,6 +158,9 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 		r = !lock ? vms_raw_munlock((void *)start, prefix - start)
 		    : flags ? vms_raw_mlock2((void *)start, prefix - start, flags)
 			    : vms_raw_mlock((void *)start, prefix - start);
+		if (!vms_raw_failed(r)) {
+			set_locked(start, prefix, lock);
+		}
 	}
 	vms_map_write_unlock(&saved);
 	if (vms_raw_failed(r)) {

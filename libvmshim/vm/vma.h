@@ -50,6 +50,14 @@ struct vms_vma {
 #define VMS_VMA_DONTFORK    0x080u
 #define VMS_VMA_WIPEONFORK  0x100u
 #define VMS_VMA_DONTDUMP    0x200u
+#define VMS_VMA_NOHUGEPAGE  0x400u  /* MADV_NOHUGEPAGE */
+#define VMS_VMA_MERGEABLE   0x800u  /* MADV_MERGEABLE */
+#define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
+				      * pass-through MAP_FIXED: the kernel serves it */
+/* Flags the kernel keeps per mapping too: they split kernel mappings. */
+#define VMS_VMA_KERNEL_FLAGS                                                   \
+	(VMS_VMA_DONTFORK | VMS_VMA_WIPEONFORK | VMS_VMA_DONTDUMP |            \
+	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED)
 
 /* Access-pattern advice. */
 #define VMS_ADV_NORMAL     0u
