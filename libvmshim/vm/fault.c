@@ -35,6 +35,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "os/raw.h"
@@ -336,4 +337,42 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 out:
 	vms_map_read_unlock();
 	return res;
+}
+
+/* Whether the page of pt already allows access in the kernel. */
+static bool page_ready(const vms_pte_t *pt, enum vms_access access)
+{
+	vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+	return (pte & VMS_PTE_PRESENT) && !(pte & VMS_PTE_BUSY) &&
+	       access_allowed(vms_pte_prot(pte), access);
+}
+
+void vms_prefault(uintptr_t addr, size_t len, enum vms_access access)
+{
+	uintptr_t start = (uintptr_t)addr, end = start + len;
+	if (len == 0 || end < start || vms_arena_where(start, end) == VMS_OUTSIDE) {
+		return;
+	}
+	start = start < vms_mm.base ? vms_mm.base : vms_page_down(start);
+	end = end > vms_mm.end ? vms_mm.end : end;
+	/* Fast path, no lock: every page already allows the access. */
+	uintptr_t x = start;
+	while (x < end && page_ready(vms_pte_lookup(&vms_mm.ptes, x), access)) {
+		x += VMS_PAGE_SIZE;
+	}
+	if (x >= end) {
+		return;
+	}
+	/* Slow path: fault the rest in as the handler would, with every signal
+	 * blocked while the map lock is held (the lock's rule). */
+	uint64_t all = ~0ULL, saved;
+	vms_raw_rt_sigprocmask(SIG_SETMASK, &all, &saved);
+	for (; x < end; x += VMS_PAGE_SIZE) {
+		if (page_ready(vms_pte_lookup(&vms_mm.ptes, x), access)) {
+			continue;
+		}
+		/* A genuine fault is left alone: the kernel answers EFAULT, as natively. */
+		vms_fault(x, access);
+	}
+	vms_raw_rt_sigprocmask(SIG_SETMASK, &saved, NULL);
 }

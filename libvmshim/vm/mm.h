@@ -148,6 +148,14 @@ enum vms_fault_result {
 };
 /* Resolves a fault at addr; async-signal-safe, takes the map lock for reading. */
 enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
+/*
+ * Makes the arena pages of [addr, addr + len) allow access before a system
+ * call hands them to the kernel, which does not fault into the shim (it
+ * returns EFAULT).  Pages the program may not access are left alone, so the
+ * kernel still answers EFAULT where it would natively.  Not for the fault
+ * handler; may be called from any thread.
+ */
+void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
 /* Makes [start, end) of vma present now (MAP_POPULATE, MADV_POPULATE_*, mlock).
  * Map lock held (either mode). 0 or errno. */
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
