@@ -13,6 +13,7 @@
 #                          out-of-core scans); skipped with a note when
 #                          the run has none
 
+import math
 import os
 import re
 
@@ -20,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 WS_ARG = re.compile(r"/ws_limit_x:(\d+(?:\.\d+)?)")
 
@@ -64,6 +66,7 @@ def _ratio_vs_native(path, configs, summary, order):
     if not ran:
         return "ratio plot skipped: no native run to compare against"
     height = 0.8 / len(ran)
+    span = 0.0
     fig, ax = plt.subplots(figsize=(8, max(4, 0.28 * len(order) * len(ran) + 1.5)))
     for i, c in enumerate(ran):
         ys, xs = [], []
@@ -72,9 +75,17 @@ def _ratio_vs_native(path, configs, summary, order):
             if r:
                 ys.append(j + (i - (len(ran) - 1) / 2) * height)
                 xs.append(r)
-        ax.barh(ys, xs, height, label=c.label)
+        # Bars grow from 1.0, right when slower than native, left when faster.
+        ax.barh(ys, [x - 1 for x in xs], height, left=1, label=c.label)
+        span = max([span] + [abs(math.log(x)) for x in xs])
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
+    span = max(span * 1.15, math.log(1.25))
+    ax.set_xlim(math.exp(-span), math.exp(span))
+    fmt = ticker.FuncFormatter(lambda v, _: "%g" % v)
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels(order, fontsize=7)
     ax.invert_yaxis()
