@@ -107,6 +107,8 @@ long vms_raw_open(const char *path, int flags, int mode)
 	return SC4(SYS_openat, -100 /* AT_FDCWD */, path, flags, mode);
 }
 long vms_raw_close(int fd) { return SC1(SYS_close, fd); }
+long vms_raw_fstat(int fd, struct stat *st) { return SC2(SYS_fstat, fd, st); }
+long vms_raw_fcntl(int fd, int cmd, long arg) { return SC3(SYS_fcntl, fd, cmd, arg); }
 long vms_raw_dup_cloexec(int fd, int min_fd) { return SC3(SYS_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, min_fd); }
 long vms_raw_getpid(void) { return SC0(SYS_getpid); }
 long vms_raw_gettid(void) { return SC0(SYS_gettid); }

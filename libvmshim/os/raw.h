@@ -45,6 +45,9 @@ long vms_raw_read(int fd, void *buf, size_t n);
 long vms_raw_write(int fd, const void *buf, size_t n);
 long vms_raw_open(const char *path, int flags, int mode);
 long vms_raw_close(int fd);
+struct stat;
+long vms_raw_fstat(int fd, struct stat *st);
+long vms_raw_fcntl(int fd, int cmd, long arg);
 /* fcntl(fd, F_DUPFD_CLOEXEC, min_fd). */
 long vms_raw_dup_cloexec(int fd, int min_fd);
 long vms_raw_getpid(void);

@@ -63,6 +63,7 @@ void vms_stats_reset_events(void)
 	}
 	__atomic_store_n(&vms_stats.swap_out_pages, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vms_stats.swap_in_pages, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vms_stats.written_back_pages, 0, __ATOMIC_RELAXED);
 }
 
 /* Appends to a buffer, tracking the length; output is truncated at cap. */
@@ -100,6 +101,10 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 	SINK(&s, ", \"kernel\": {\"mappings\": %lld, \"mappings_peak\": %lld}",
 	     (long long)vms_gauge_now(&st->kernel_mappings),
 	     (long long)load_peak(&st->kernel_mappings));
+	SINK(&s, ", \"file\": {\"dirty_pages\": %lld, \"dirty_peak\": %lld, "
+		 "\"written_back_pages\": %llu}",
+	     (long long)vms_gauge_now(&st->file_dirty), (long long)load_peak(&st->file_dirty),
+	     (unsigned long long)load(&st->written_back_pages));
 	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}}\n",
 	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
 	return s.len;
@@ -132,6 +137,9 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 	SINK(&s, "  swap: out=%llu in=%llu slots peak=%lld\n",
 	     (unsigned long long)load(&st->swap_out_pages),
 	     (unsigned long long)load(&st->swap_in_pages), (long long)load_peak(&st->swap_slots));
+	SINK(&s, "  file: dirty pages=%lld (peak %lld) written back=%llu\n",
+	     (long long)vms_gauge_now(&st->file_dirty), (long long)load_peak(&st->file_dirty),
+	     (unsigned long long)load(&st->written_back_pages));
 	SINK(&s, "  vmas: %lld (peak %lld)   kernel mappings: %lld (peak %lld)\n",
 	     (long long)vms_gauge_now(&st->vmas), (long long)load_peak(&st->vmas),
 	     (long long)vms_gauge_now(&st->kernel_mappings),

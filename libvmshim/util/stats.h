@@ -11,6 +11,7 @@
  *    "resident": {"pages": N, "peak_pages": N, "limit_pages": N},
  *    "vmas": {"count": N, "peak": N},
  *    "kernel": {"mappings": N, "mappings_peak": N},
+ *    "file": {"dirty_pages": N, "dirty_peak": N, "written_back_pages": N},
  *    "arena": {"start": N, "end": N}}
  *
  * New keys may be added; existing ones keep their meaning.  Updating a
@@ -63,6 +64,8 @@ struct vms_stats {
 	uint64_t limit_pages;
 	struct vms_gauge vmas;
 	struct vms_gauge kernel_mappings;
+	struct vms_gauge file_dirty;     /* shared file pages written, not yet synced */
+	uint64_t written_back_pages;     /* dirty shared file pages handed back */
 	uint64_t arena_start, arena_end;  /* 0, 0 when there is no arena */
 };
 

@@ -246,7 +246,8 @@ void vms_kmaps_adjust(long before, long after)
 	}
 }
 
-size_t vms_present_pages(uintptr_t start, uintptr_t end)
+/* Pages of [start, end) whose PTE has all of the bits in mask. */
+static size_t count_pages(uintptr_t start, uintptr_t end, vms_pte_t mask)
 {
 	size_t n = 0;
 	for (uintptr_t x = start; x < end;) {
@@ -261,10 +262,20 @@ size_t vms_present_pages(uintptr_t start, uintptr_t end)
 			continue;
 		}
 		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
-			n += (vms_pte_load(pt) & VMS_PTE_PRESENT) != 0;
+			n += (vms_pte_load(pt) & mask) == mask;
 		}
 	}
 	return n;
+}
+
+size_t vms_present_pages(uintptr_t start, uintptr_t end)
+{
+	return count_pages(start, end, VMS_PTE_PRESENT);
+}
+
+size_t vms_dirty_pages(uintptr_t start, uintptr_t end)
+{
+	return count_pages(start, end, VMS_PTE_PRESENT | VMS_PTE_DIRTY);
 }
 
 bool vms_range_mapped(uintptr_t start, uintptr_t end)

@@ -10,7 +10,10 @@
  *   4. page BUSY (another thread is filling it) -> wait until it is not, RESOLVED
  *   5. page present, kernel grants the access   -> RESOLVED (another thread won the race)
  *   6. page present, kernel protection lower    -> raise it to the VMA's prot, RESOLVED
- *   7. page never touched                       -> zero-fill its block, RESOLVED
+ *   7. page never touched                       -> fill its block, RESOLVED:
+ *      anonymous memory is zero-filled, file pages come from the page cache
+ *      write-protected, so that their first write comes back here (6):
+ *      shared pages become dirty, private ones are copied (COW)
  *
  * Zero-fill with fault-around: one trap claims every untouched page of an
  * aligned block around the address (CAS 0 -> BUSY on each PTE), makes each
@@ -154,17 +157,20 @@ static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
 }
 
 /*
- * Makes the claimed runs of [start, end) present with vma's protection,
- * populating those inside [pop_start, pop_end).  0, or the errno of a
- * failed mprotect (the run's claims are then released).
+ * Makes the claimed runs of [start, end) present, populating those inside
+ * [pop_start, pop_end): anonymous pages with the VMA's protection (zero
+ * fill), file pages from the page cache, write-protected until their first
+ * write (vms_hw_prot).  0, or the errno of a failed mprotect (the run's
+ * claims are then released).
  */
 static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 			uintptr_t pop_end, bool write)
 {
-	int prot = vma->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	bool file = (vma->flags & VMS_VMA_FILE) != 0;
+	vms_pte_t base = file ? VMS_PTE_FILE : (write ? VMS_PTE_DIRTY : 0);
+	int prot = vms_hw_prot(vma, base);
 	int err = 0;
-	vms_pte_t done = VMS_PTE_PRESENT | VMS_PTE_ACCESSED | (vms_pte_t)prot |
-			 (write ? VMS_PTE_DIRTY : 0);
+	vms_pte_t done = VMS_PTE_PRESENT | VMS_PTE_ACCESSED | (vms_pte_t)prot | base;
 	for (uintptr_t x = start; x < end;) {
 		if (!claimed(x)) {
 			x += VMS_PAGE_SIZE;
@@ -232,7 +238,9 @@ static void wait_not_busy(vms_pte_t *pt)
 	}
 }
 
-static enum vms_fault_result zero_fill(struct vms_vma *vma, uintptr_t page, enum vms_access access)
+/* A page never touched: zero-fill it (anonymous) or fill it from the page
+ * cache (file), with its fault-around block. */
+static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_access access)
 {
 	unsigned w = window_for(vma, page);
 	uintptr_t span = (uintptr_t)w * VMS_PAGE_SIZE;
@@ -259,15 +267,20 @@ static enum vms_fault_result zero_fill(struct vms_vma *vma, uintptr_t page, enum
 			  "(kernel mappings in the arena: %ld)",
 			  (void *)page, err, __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
 	}
-	vms_count_fault(VMS_FAULT_zero_fill);
+	vms_count_fault((vma->flags & VMS_VMA_FILE) ? VMS_FAULT_file : VMS_FAULT_zero_fill);
 	seq_next = end;
 	return VMS_FAULT_RESOLVED;
 }
 
-/* A present page whose kernel protection is below its VMA's: raise it. */
-static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pte_t *pt)
+/*
+ * A present page whose kernel protection is below what the access needs
+ * and its VMA allows: raise it.  The first write to a file page lands here:
+ * a shared page becomes dirty, a private one is copied by the kernel (a
+ * COW fault).
+ */
+static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pte_t *pt,
+				     enum vms_access access)
 {
-	int prot = vma->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
 	vms_pte_t old = vms_pte_load(pt);
 	if (old & VMS_PTE_BUSY) {
 		wait_not_busy(pt);
@@ -277,12 +290,24 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 	if (!vms_pte_cas(pt, &old, busy)) {
 		return VMS_FAULT_RESOLVED; /* changed under us: retry the access */
 	}
+	vms_pte_t now = old;
+	bool writing = access == VMS_ACCESS_WRITE ||
+		       (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE));
+	if ((vma->flags & VMS_VMA_FILE) && writing && !(old & VMS_PTE_DIRTY)) {
+		now |= VMS_PTE_DIRTY;
+		if (vma->flags & VMS_VMA_SHARED) {
+			vms_gauge_add(&vms_stats.file_dirty, 1);
+		} else {
+			vms_count_fault(VMS_FAULT_cow);
+		}
+	}
+	int prot = vms_hw_prot(vma, now);
 	long before = vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE);
 	long r = vms_raw_mprotect((void *)page, VMS_PAGE_SIZE, prot);
 	if (vms_raw_failed(r)) {
 		vms_fatal("cannot raise the protection of %p: errno %ld", (void *)page, -r);
 	}
-	vms_pte_store(pt, (old & ~VMS_PTE_PROT_MASK) | (vms_pte_t)prot | VMS_PTE_ACCESSED);
+	vms_pte_store(pt, (now & ~VMS_PTE_PROT_MASK) | (vms_pte_t)prot | VMS_PTE_ACCESSED);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE));
 	return VMS_FAULT_RESOLVED;
 }
@@ -319,16 +344,21 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 		if (access != VMS_ACCESS_UNKNOWN) {
 			/* Allowed by the VMA (checked above): either another thread
 			 * resolved it already, or the kernel protection is lower. */
-			res = access_allowed(hw, access) ? spurious(page) : upgrade(vma, page, pt);
+			res = access_allowed(hw, access) ? spurious(page)
+							 : upgrade(vma, page, pt, access);
 		} else if (hw != (vma->prot & (int)VMS_PTE_PROT_MASK)) {
-			res = upgrade(vma, page, pt);
+			res = upgrade(vma, page, pt, access);
 		} else {
 			/* Access kind unknown (no error code on this architecture) and
 			 * nothing left to grant: the access itself is not allowed. */
 			res = VMS_FAULT_ACCERR;
 		}
 	} else if (pte == 0) {
-		res = zero_fill(vma, page, access);
+		res = fill(vma, page, access);
+		if ((vma->flags & VMS_VMA_FILE) && access == VMS_ACCESS_WRITE) {
+			/* Filled write-protected: the write itself is next. */
+			res = upgrade(vma, page, vms_pte_lookup(&vms_mm.ptes, page), access);
+		}
 	} else {
 		/* States later issues give meaning to (swap): not reachable yet. */
 		vms_fatal("fault at %p: unexpected PTE state %llx", (void *)addr,

@@ -8,7 +8,8 @@
  *   NORMAL, RANDOM, SEQUENTIAL: recorded in the VMA, they steer fault-around;
  *   POPULATE_READ, POPULATE_WRITE: make the pages present now;
  *   WILLNEED: nothing to prefetch for anonymous memory;
- *   REMOVE on private memory: EINVAL, as on Linux;
+ *   REMOVE on private anonymous memory: EINVAL, as on Linux (on files the
+ *           kernel answers: EACCES unless shared and writable);
  *   DONTFORK, WIPEONFORK, DONTDUMP, NOHUGEPAGE, MERGEABLE and their
  *           opposites: applied by the kernel and recorded on the VMA, so
  *           that fork (vm/fork.c) and the kernel-mapping count know them.
@@ -136,7 +137,9 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		return 0;
 	}
 	case MADV_REMOVE:
-		if (!shared) {
+		/* Private anonymous memory has no backing store to free; for files
+		 * the kernel decides (EACCES unless shared and writable). */
+		if (!shared && !(v->flags & VMS_VMA_FILE)) {
 			return EINVAL;
 		}
 		break;

@@ -75,6 +75,29 @@ struct vms_mm {
 
 extern struct vms_mm vms_mm;
 
+/*
+ * The kernel protection a present page of v gets: the VMA's, except that a
+ * file page stays write-protected until it is written (DIRTY), so that the
+ * first write traps: a shared page becomes dirty, a private page is copied
+ * (a COW fault).
+ */
+static inline int vms_hw_prot(const struct vms_vma *v, vms_pte_t pte)
+{
+	int prot = v->prot & (int)VMS_PTE_PROT_MASK;
+	if ((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) {
+		prot &= ~0x2; /* PROT_WRITE */
+	}
+	return prot;
+}
+
+/* Whether the kernel mapping under v is an object of its own (shared
+ * memory, a file, a foreign mapping) rather than the arena's private
+ * anonymous memory: such mappings move and grow with the kernel's mremap. */
+static inline bool vms_vma_has_object(const struct vms_vma *v)
+{
+	return (v->flags & (VMS_VMA_SHARED | VMS_VMA_FILE | VMS_VMA_FOREIGN)) != 0;
+}
+
 /* vm/arena.c */
 /* Reserves the arena and builds the tables; failures leave the shim in
  * pure pass-through mode (and say so at VMSHIM_LOG=info). */
@@ -101,6 +124,8 @@ int vms_arena_discard(uintptr_t start, uintptr_t end);
 void vms_arena_hugepages_off(void);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
+/* Present and dirty pages in [start, end). */
+size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
 /* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */
 void vms_vmas_gauge_sync(void);
 /* True when VMAs cover [start, end) without a hole.  Map lock held. */

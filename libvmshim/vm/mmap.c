@@ -1,13 +1,23 @@
 /*
- * vm/mmap.c - mmap for the mappings the shim serves: anonymous, private or
- * shared, placed in the arena.
+ * vm/mmap.c - mmap for the mappings the shim serves: anonymous memory and
+ * regular files, private or shared, placed in the arena.
  *
- * What is the shim's (vm_mmap_is_ours): MAP_ANONYMOUS with MAP_PRIVATE or
- * MAP_SHARED, prot within PROT_READ|PROT_WRITE|PROT_EXEC, offset 0, and
- * flags among FIXED, FIXED_NOREPLACE, NORESERVE, POPULATE, NONBLOCK, STACK,
- * UNINITIALIZED.  Everything else (files until the file issue, HUGETLB,
- * GROWSDOWN, 32BIT, LOCKED, unknown bits, zero or unaligned arguments)
- * passes through, so the kernel gives its own answer, errno included.
+ * What is the shim's (mapping_kind): MAP_PRIVATE or MAP_SHARED (for files
+ * also MAP_SHARED_VALIDATE) of anonymous memory, of /dev/zero (which is
+ * anonymous memory) or of a regular file (memfd and tmpfs files included),
+ * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (0 for
+ * anonymous memory), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
+ * POPULATE, NONBLOCK, STACK, UNINITIALIZED.  Everything else (devices,
+ * HUGETLB, GROWSDOWN, 32BIT, LOCKED, unknown bits, zero or unaligned
+ * arguments) passes through, so the kernel gives its own answer.
+ *
+ * File mappings: the kernel's page cache is the store.  The shim asks the
+ * kernel to map the file at the chosen arena address with the caller's own
+ * prot, flags and offset (so every check and errno is the kernel's: EACCES,
+ * ENODEV, EOVERFLOW...), then drops it to PROT_NONE: the first touch is a
+ * file fault (vm/fault.c).  Shared writes land in the page cache, visible
+ * to read() at once and kept if the process dies; private pages not yet
+ * written see later changes to the file, as on Linux.
  *
  * Placement: MAP_FIXED inside the arena replaces what is there; a hint
  * inside the arena is honoured when free (rounded down to a page, as x86
@@ -32,7 +42,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "os/raw.h"
 #include "util/log.h"
@@ -43,14 +56,38 @@
 	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |       \
 	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED)
 
-static bool vm_mmap_is_ours(size_t len, int prot, int flags, off_t off)
+enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
+
+/* Which kind of mapping the request is for the shim; *writable_fd says
+ * whether a file's descriptor allows shared writes. */
+static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, off_t off,
+				      bool *writable_fd)
 {
 	int type = flags & MAP_TYPE;
-	return vms_mm.base != 0 && (flags & MAP_ANONYMOUS) &&
-	       (type == MAP_SHARED || type == MAP_PRIVATE) &&
-	       !(flags & ~VMS_MMAP_OURS_FLAGS) &&
-	       !(prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) && len != 0 && off == 0 &&
-	       len <= vms_mm.end - vms_mm.base;
+	if (vms_mm.base == 0 || len == 0 || len > vms_mm.end - vms_mm.base ||
+	    (flags & ~(VMS_MMAP_OURS_FLAGS | MAP_SHARED_VALIDATE)) ||
+	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) || (off & ~(off_t)VMS_PAGE_MASK)) {
+		return NOT_OURS;
+	}
+	if (flags & MAP_ANONYMOUS) {
+		return (type == MAP_SHARED || type == MAP_PRIVATE) && off == 0 ? ANON : NOT_OURS;
+	}
+	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) {
+		return NOT_OURS;
+	}
+	struct stat st;
+	if (vms_raw_failed(vms_raw_fstat(fd, &st))) {
+		return NOT_OURS; /* the kernel says EBADF */
+	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5) && type != MAP_SHARED_VALIDATE) {
+		return ANON; /* /dev/zero */
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return NOT_OURS;
+	}
+	long fl = vms_raw_fcntl(fd, F_GETFL, 0);
+	*writable_fd = !vms_raw_failed(fl) && (fl & O_ACCMODE) == O_RDWR;
+	return FILE_MAP;
 }
 
 /* Where the mapping goes: 0 and *at, VMS_PASSTHROUGH, or an errno.  Map lock held. */
@@ -81,6 +118,38 @@ static int place(uintptr_t hint, size_t len, int flags, uintptr_t *at)
 	if (vms_vma_find_gap(&vms_mm.vmas, vms_mm.base, vms_mm.end, len, VMS_PAGE_SIZE, at) != 0) {
 		return VMS_PASSTHROUGH; /* the arena is full: the kernel serves it */
 	}
+	return 0;
+}
+
+/*
+ * Maps the file under v (not yet linked): the kernel maps it with the
+ * caller's arguments at v's range, then it becomes PROT_NONE.  0, or the
+ * kernel's errno with v freed (and a range the kernel may have emptied
+ * turned back into reservation).
+ */
+static int map_file(struct vms_vma *v, int prot, int flags, int fd, off_t off)
+{
+	uintptr_t at = v->start;
+	size_t len = v->end - v->start;
+	bool fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+	int kflags = (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED;
+	long r = vms_raw_mmap((void *)at, len, prot, kflags, fd, off);
+	if (vms_raw_failed(r)) {
+		if (!fixed) {
+			vms_arena_reserve(at, at + len);
+		}
+		vms_vma_free(&vms_mm.vmas, v);
+		return (int)-r;
+	}
+	if (fixed) {
+		vm_forget_locked(at, at + len); /* the kernel replaced it */
+	}
+	r = vms_raw_mprotect((void *)at, len, PROT_NONE);
+	if (vms_raw_failed(r)) {
+		vms_fatal("cannot protect the new file mapping at %p: errno %ld", (void *)at, -r);
+	}
+	v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
+	v->pgoff = (uint64_t)off >> VMS_PAGE_SHIFT;
 	return 0;
 }
 
@@ -124,7 +193,15 @@ out:
 
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
-	if (!vm_mmap_is_ours(len, prot, flags, off)) {
+	bool writable_fd = false;
+	enum mapping_kind kind = mapping_kind(len, prot, flags, fd, off, &writable_fd);
+	if (kind == ANON && !(flags & MAP_ANONYMOUS)) {
+		/* /dev/zero: private is anonymous memory, shared is shared memory. */
+		flags |= MAP_ANONYMOUS;
+		fd = -1;
+		off = 0;
+	}
+	if (kind == NOT_OURS) {
 		uintptr_t at = (uintptr_t)addr;
 		size_t alen = vms_page_up(len);
 		/* Unaligned or empty requests: the kernel refuses them itself. */
@@ -155,7 +232,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		err = ENOMEM;
 		goto out;
 	}
-	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && kind == ANON) {
 		err = vm_unmap_locked(at, at + alen);
 		if (err != 0) {
 			vms_vma_free(&vms_mm.vmas, v);
@@ -163,10 +240,18 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		}
 	}
 	v->prot = prot;
-	v->flags = VMS_VMA_ANON | ((flags & MAP_TYPE) == MAP_SHARED ? VMS_VMA_SHARED : 0) |
-		   ((flags & MAP_NORESERVE) ? VMS_VMA_NORESERVE : 0);
+	bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	v->flags = (kind == FILE_MAP ? VMS_VMA_FILE : VMS_VMA_ANON) |
+		   (shared ? VMS_VMA_SHARED : 0) |
+		   ((flags & MAP_NORESERVE) ? VMS_VMA_NORESERVE : 0) |
+		   (kind == FILE_MAP && shared && !writable_fd ? VMS_VMA_NOWRITE : 0);
 	long before = vms_kmaps_boundaries(at, at + alen);
-	if (v->flags & VMS_VMA_SHARED) {
+	if (kind == FILE_MAP) {
+		err = map_file(v, prot, flags, fd, off);
+		if (err != 0) {
+			goto out;
+		}
+	} else if (v->flags & VMS_VMA_SHARED) {
 		long r = vms_raw_mmap((void *)at, alen, PROT_NONE,
 				      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 		if (vms_raw_failed(r)) {

@@ -9,7 +9,9 @@
  * Errors, checked in the kernel's order (do_mprotect_pkey):
  *   EINVAL  both PROT_GROWSDOWN and PROT_GROWSUP; addr not page aligned;
  *           unknown prot bits; PROT_GROWSDOWN/UP (no arena VMA grows)
- *   EACCES  from the kernel, for a foreign (pass-through) file mapping
+ *   EACCES  PROT_WRITE on a shared mapping of a file opened read-only (the
+ *           VMAs before it are changed, as on Linux); or from the kernel,
+ *           for a foreign (pass-through) mapping
  *   ENOMEM  length overflows; the range starts in a hole (nothing changes);
  *           a hole further on (the part before the hole IS changed, as on
  *           Linux); metadata allocation failed
@@ -24,36 +26,40 @@
 #include "util/stats.h"
 #include "vm/mm.h"
 
-/* Gives v the protection prot, in the table and for its present pages. */
+/* Gives v the protection prot, in the table and for its present pages
+ * (each run of present pages that end up with one kernel protection gets
+ * one mprotect; file pages stay write-protected until written). */
 static void change_prot(struct vms_vma *v, int prot)
 {
 	long before = vms_kmaps_boundaries(v->start, v->end);
 	v->prot = prot;
-	for (uintptr_t x = v->start; x < v->end;) {
-		vms_pte_t *pt;
-		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
-		if (stop > v->end) {
-			stop = v->end;
-		}
-		if (pt == NULL) {
-			x = stop;
-			continue;
-		}
-		while (x < stop) {
-			if (!(vms_pte_load(pt) & VMS_PTE_PRESENT)) {
-				x += VMS_PAGE_SIZE;
-				pt++;
-				continue;
-			}
-			uintptr_t run = x;
-			for (; x < stop && (vms_pte_load(pt) & VMS_PTE_PRESENT); x += VMS_PAGE_SIZE, pt++) {
-				vms_pte_store(pt, (vms_pte_load(pt) & ~VMS_PTE_PROT_MASK) |
-							  (vms_pte_t)prot);
-			}
-			long r = vms_raw_mprotect((void *)run, x - run, prot);
+	uintptr_t run = 0;
+	int run_prot = -1;
+	for (uintptr_t x = v->start; x <= v->end; x += VMS_PAGE_SIZE) {
+		vms_pte_t *pt = x < v->end ? vms_pte_lookup(&vms_mm.ptes, x) : NULL;
+		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+		int hw = (pte & VMS_PTE_PRESENT) ? vms_hw_prot(v, pte) : -1;
+		if (hw != run_prot && run_prot >= 0) {
+			long r = vms_raw_mprotect((void *)run, x - run, run_prot);
 			if (vms_raw_failed(r)) {
 				vms_fatal("mprotect of present pages [%p, %p) failed: errno %ld",
 					  (void *)run, (void *)x, -r);
+			}
+		}
+		if (hw != run_prot) {
+			run = x;
+			run_prot = hw;
+		}
+		if (hw >= 0) {
+			vms_pte_store(pt, (pte & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
+		}
+		if (pt == NULL && x < v->end && hw < 0) {
+			/* Skip the rest of a missing page-table leaf quickly. */
+			vms_pte_t *first;
+			size_t span = vms_pte_span(&vms_mm.ptes, x, &first);
+			if (first == NULL && span > 1) {
+				uintptr_t stop = x + (span - 1) * VMS_PAGE_SIZE;
+				x = stop < v->end ? stop : v->end - VMS_PAGE_SIZE;
 			}
 		}
 	}
@@ -114,6 +120,9 @@ int vm_mprotect(void *addr, size_t len, int prot)
 			}
 			v->prot = prot;
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+		} else if ((v->flags & VMS_VMA_NOWRITE) && (prot & PROT_WRITE)) {
+			err = EACCES; /* a shared file opened read-only */
+			goto merge;
 		} else if (v->prot != prot) {
 			change_prot(v, prot);
 		}

@@ -4,7 +4,7 @@
  * Contents move, bytes are never copied: a move hands each run of present
  * pages (equal kernel protection) to the kernel's mremap(MREMAP_FIXED),
  * which moves page-table entries, and moves the shim's PTEs with them; the
- * old range becomes reservation again.  A shared mapping is first made
+ * old range becomes reservation again.  A shared or file mapping is first made
  * uniformly PROT_NONE in the kernel (its pages stay present for the shim,
  * which raises the protection again on the next touch) so that it moves,
  * and grows, as one kernel mapping with its shared memory object.
@@ -112,9 +112,9 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 		return ENOMEM;
 	}
 	long before = vms_kmaps_boundaries(a, new_end);
-	if (v->flags & VMS_VMA_SHARED) {
-		/* The shared object must grow: let the kernel extend its mapping
-		 * into a hole punched in the reservation. */
+	if (vms_vma_has_object(v)) {
+		/* The object (shared memory, file) must grow: let the kernel
+		 * extend its mapping into a hole punched in the reservation. */
 		flatten(a, old_end);
 		vms_raw_munmap((void *)old_end, new_end - old_end);
 		long r = vms_raw_mremap((void *)a, olen, nlen, 0, NULL);
@@ -134,7 +134,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 		bool dontunmap)
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
-	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
+	bool shared = vms_vma_has_object(v);
 	if (dontunmap && shared) {
 		return EINVAL;
 	}

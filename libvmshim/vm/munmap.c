@@ -47,10 +47,15 @@ static int unmap_locked(uintptr_t start, uintptr_t end, bool kernel_too)
 		if (kernel_too && (v->flags & VMS_VMA_LOCKED)) {
 			vms_raw_munlock((void *)v->start, v->end - v->start);
 		}
+		if ((v->flags & VMS_VMA_FILE) && (v->flags & VMS_VMA_SHARED)) {
+			/* Dirty pages stay in the page cache: the kernel writes them. */
+			size_t dirty = vms_dirty_pages(v->start, v->end);
+			vms_gauge_add(&vms_stats.file_dirty, -(int64_t)dirty);
+			vms_count_add(&vms_stats.written_back_pages, dirty);
+		}
 		if (kernel_too) {
-			err = (v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN))
-				      ? vms_arena_reserve(v->start, v->end)
-				      : vms_arena_discard(v->start, v->end);
+			err = vms_vma_has_object(v) ? vms_arena_reserve(v->start, v->end)
+						    : vms_arena_discard(v->start, v->end);
 		}
 		if (err != 0) {
 			vms_fatal("cannot return [%p, %p) to the arena: errno %d",

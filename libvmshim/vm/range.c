@@ -2,6 +2,10 @@
  * vm/range.c - calls that act on a range of arena mappings without
  * changing them: msync, mincore, mlock, mlock2, munlock.
  *
+ * msync of a file mapping is the kernel's (the page cache is the store);
+ * after MS_SYNC the shim counts the dirty pages written back and
+ * write-protects them again, so its dirty tracking stays exact.
+ *
  * The kernel sees the whole arena as mapped, so it cannot tell the holes
  * between the shim's VMAs: the shim finds them and answers as Linux does
  * for holes (ENOMEM, with the part before the first hole processed), and
@@ -25,6 +29,7 @@
 
 #include "os/raw.h"
 #include "util/log.h"
+#include "util/stats.h"
 #include "vm/mm.h"
 
 #ifndef MLOCK_ONFAULT
@@ -40,6 +45,35 @@ static uintptr_t mapped_prefix_end(uintptr_t start, uintptr_t end)
 		at = v->end;
 	}
 	return at < end ? at : end;
+}
+
+/*
+ * After MS_SYNC wrote [s, e) of the shared file mapping v: its dirty pages
+ * are clean again, so they are counted as written back and write-protected
+ * to catch their next first write.
+ */
+static void written_back(struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	long before = vms_kmaps_boundaries(s, e);
+	size_t n = 0;
+	for (uintptr_t x = s; x < e; x += VMS_PAGE_SIZE) {
+		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+		if (!(pte & VMS_PTE_PRESENT) || !(pte & VMS_PTE_DIRTY)) {
+			continue;
+		}
+		pte &= ~VMS_PTE_DIRTY;
+		int hw = vms_hw_prot(v, pte);
+		long r = vms_raw_mprotect((void *)x, VMS_PAGE_SIZE, hw);
+		if (vms_raw_failed(r)) {
+			vms_fatal("msync: cannot write-protect %p: errno %ld", (void *)x, -r);
+		}
+		vms_pte_store(pt, (pte & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
+		n++;
+	}
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+	vms_gauge_add(&vms_stats.file_dirty, -(int64_t)n);
+	vms_count_add(&vms_stats.written_back_pages, n);
 }
 
 int vm_msync(void *addr, size_t len, int flags)
@@ -70,9 +104,13 @@ int vm_msync(void *addr, size_t len, int flags)
 		uintptr_t e = v->end < end ? v->end : end;
 		if ((flags & MS_INVALIDATE) && (v->flags & VMS_VMA_LOCKED)) {
 			err = EBUSY;
-		} else if (v->flags & VMS_VMA_FOREIGN) {
+		} else if (v->flags & (VMS_VMA_FOREIGN | VMS_VMA_FILE)) {
 			long r = vms_raw_msync((void *)s, e - s, flags);
 			err = vms_raw_failed(r) ? (int)-r : 0;
+			if (err == 0 && (flags & MS_SYNC) && (v->flags & VMS_VMA_FILE) &&
+			    (v->flags & VMS_VMA_SHARED)) {
+				written_back(v, s, e);
+			}
 		}
 	}
 	bool hole = !vms_range_mapped(start, end);

@@ -212,6 +212,42 @@ static void scattered_pages_stay_under_the_limit(void)
 	munmap(p, pages * PAGE);
 }
 
+static void file_dirty_tracking(void)
+{
+	char path[] = "/tmp/vmshim-arena-XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	if (fd < 0 || ftruncate(fd, 16 * PAGE) != 0) {
+		exit(1);
+	}
+	long long ff = stat_of("faults", "file"), wb = stat_of("file", "written_back_pages");
+	long long dirty = stat_of("file", "dirty_pages"), cow = stat_of("faults", "cow");
+	char *p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK("a file mapping lands in the arena", in_arena(p));
+	volatile char c = p[0];
+	(void)c;
+	CHECK("first touch of a file page is a file fault", stat_of("faults", "file") == ff + 1);
+	CHECK("reading does not dirty", stat_of("file", "dirty_pages") == dirty);
+	p[0] = 1;
+	p[5 * PAGE] = 1;
+	p[5 * PAGE + 9] = 2;
+	CHECK("each first write dirties one page", stat_of("file", "dirty_pages") == dirty + 2);
+	msync(p, 16 * PAGE, MS_SYNC);
+	CHECK("msync writes the dirty pages back", stat_of("file", "written_back_pages") == wb + 2 &&
+						       stat_of("file", "dirty_pages") == dirty);
+	p[5 * PAGE] = 3;
+	CHECK("a written-back page dirties again", stat_of("file", "dirty_pages") == dirty + 1);
+	munmap(p, 16 * PAGE);
+	CHECK("munmap hands the dirty page back", stat_of("file", "written_back_pages") == wb + 3 &&
+						       stat_of("file", "dirty_pages") == dirty);
+	char *q = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	q[0] = 5;
+	q[PAGE] = 5;
+	CHECK("private file writes are COW faults", stat_of("faults", "cow") == cow + 2);
+	munmap(q, 4 * PAGE);
+	close(fd);
+}
+
 int main(void)
 {
 	stats_json = (size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "vmshim_stats_json");
@@ -227,6 +263,7 @@ int main(void)
 	fault_around_fills_blocks();
 	memory_goes_back();
 	kernel_mappings_counted();
+	file_dirty_tracking();
 	scattered_pages_stay_under_the_limit();
 	return 0;
 }
