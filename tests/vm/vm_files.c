@@ -227,6 +227,47 @@ static void remap_and_replace(void)
 	close(fd);
 }
 
+static void memfd_shm_devzero(void)
+{
+	int m = memfd_create("vmshim-test", 0);
+	ftruncate(m, 2 * P);
+	char *a = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	char *b = mmap(NULL, 2 * P, PROT_READ, MAP_SHARED, m, 0);
+	a[P + 1] = 'm';
+	char c = 0;
+	pread(m, &c, 1, P + 1);
+	printf("memfd: view2=%c read=%c", b[P + 1], c);
+	munmap(a, 2 * P);
+	munmap(b, 2 * P);
+	close(m);
+	int s = shm_open("/vmshim-test", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ftruncate(s, P);
+	char *q = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
+	q[3] = 's';
+	pread(s, &c, 1, 3);
+	printf(" shm=%c", c);
+	munmap(q, P);
+	close(s);
+	shm_unlink("/vmshim-test");
+	int z = open("/dev/zero", O_RDWR);
+	char *zp = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, z, 0);
+	char *zs = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_SHARED, z, 0);
+	zp[0] = 1;
+	zs[0] = 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		zs[P] = 'k';
+		zp[P] = 'k';
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	printf(" devzero: private_zero=%d shared_from_child=%c private_isolated=%d\n",
+	       zp[5] == 0, zs[P], zp[P] == 0);
+	munmap(zp, 2 * P);
+	munmap(zs, 2 * P);
+	close(z);
+}
+
 #define WRITERS 4
 #define RECORDS 300
 
@@ -295,6 +336,7 @@ int main(void)
 	permissions();
 	inherited_and_foreign();
 	remap_and_replace();
+	memfd_shm_devzero();
 	appenders();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
