@@ -8,11 +8,12 @@
  *      a FOREIGN VMA (the kernel serves it)     -> NOT_OURS (the kernel's signal stands)
  *   3. access not allowed by the VMA's prot     -> ACCERR   (genuine SIGSEGV, SEGV_ACCERR)
  *   4. page BUSY (another thread is filling it) -> wait until it is not, RESOLVED
- *   5. page present, kernel grants the access   -> RESOLVED (another thread won the race)
- *   6. page present, kernel protection lower    -> raise it to the VMA's prot, RESOLVED
- *   7. page never touched                       -> fill its block, RESOLVED:
+ *   5. write to a page COW-shared since fork    -> end the sharing of its block, RESOLVED
+ *   6. page present, kernel grants the access   -> RESOLVED (another thread won the race)
+ *   7. page present, kernel protection lower    -> raise it to the VMA's prot, RESOLVED
+ *   8. page never touched                       -> fill its block, RESOLVED:
  *      anonymous memory is zero-filled, file pages come from the page cache
- *      write-protected, so that their first write comes back here (6):
+ *      write-protected, so that their first write comes back here (7):
  *      shared pages become dirty, private ones are copied (COW)
  *
  * Zero-fill with fault-around: one trap claims every untouched page of an
@@ -312,6 +313,68 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 	return VMS_FAULT_RESOLVED;
 }
 
+/*
+ * The first write to a page shared with another process since fork (COW,
+ * see vm/fork.c): give write permission back for the COW pages of its
+ * aligned block, and count one COW fault.  The kernel copies the pages that
+ * are then written (or takes over those no other process still maps).
+ */
+static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_pte_t *fpt)
+{
+	unsigned w = vms_mm.fault_around;
+	if (__atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED) > vms_mm.kmaps_budget) {
+		w = MAX_ADAPTIVE_WINDOW;
+	}
+	uintptr_t span = (uintptr_t)w * VMS_PAGE_SIZE;
+	uintptr_t start = page & ~(span - 1), end = start + span;
+	start = start < vma->start ? vma->start : start;
+	end = end > vma->end ? vma->end : end;
+	uint64_t mine[MAX_ADAPTIVE_WINDOW / 64] = { 0 };
+	long before = vms_kmaps_boundaries(start, end);
+	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
+		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+		if ((pte & (VMS_PTE_PRESENT | VMS_PTE_COW | VMS_PTE_BUSY)) ==
+			    (VMS_PTE_PRESENT | VMS_PTE_COW) &&
+		    vms_pte_cas(pt, &pte, pte | VMS_PTE_BUSY)) {
+			size_t i = (x - start) / VMS_PAGE_SIZE;
+			mine[i / 64] |= 1ULL << (i % 64);
+		}
+	}
+	uintptr_t run = 0;
+	int run_prot = -1;
+	for (uintptr_t x = start; x <= end; x += VMS_PAGE_SIZE) {
+		size_t i = (x - start) / VMS_PAGE_SIZE;
+		bool claimed_here = x < end && (mine[i / 64] >> (i % 64)) & 1;
+		vms_pte_t *pt = claimed_here ? vms_pte_lookup(&vms_mm.ptes, x) : NULL;
+		vms_pte_t now = claimed_here ? vms_pte_load(pt) & ~(VMS_PTE_COW | VMS_PTE_BUSY) : 0;
+		int hw = claimed_here ? vms_hw_prot(vma, now) : -1;
+		if (hw != run_prot && run_prot >= 0) {
+			long r = vms_raw_mprotect((void *)run, x - run, run_prot);
+			if (vms_raw_failed(r)) {
+				vms_fatal("cannot end the COW sharing of [%p, %p): errno %ld",
+					  (void *)run, (void *)x, -r);
+			}
+			for (uintptr_t y = run; y < x; y += VMS_PAGE_SIZE) {
+				vms_pte_t *q = vms_pte_lookup(&vms_mm.ptes, y);
+				vms_pte_store(q, ((vms_pte_load(q) & ~(VMS_PTE_COW | VMS_PTE_BUSY |
+								       VMS_PTE_PROT_MASK)) |
+						  (vms_pte_t)run_prot | VMS_PTE_ACCESSED));
+			}
+		}
+		if (hw != run_prot) {
+			run = x;
+			run_prot = hw;
+		}
+	}
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_count_fault(VMS_FAULT_cow);
+	if (vms_pte_load(fpt) & VMS_PTE_BUSY) {
+		wait_not_busy(fpt); /* another thread is ending its sharing */
+	}
+	return VMS_FAULT_RESOLVED;
+}
+
 enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 {
 	if (!vms_in_arena(addr)) {
@@ -339,6 +402,10 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 	if (pte & VMS_PTE_BUSY) {
 		wait_not_busy(pt);
 		res = VMS_FAULT_RESOLVED;
+	} else if ((pte & VMS_PTE_PRESENT) && (pte & VMS_PTE_COW) &&
+		   (access == VMS_ACCESS_WRITE ||
+		    (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE)))) {
+		res = break_cow(vma, page, pt);
 	} else if (pte & VMS_PTE_PRESENT) {
 		int hw = vms_pte_prot(pte);
 		if (access != VMS_ACCESS_UNKNOWN) {

@@ -1,10 +1,30 @@
 /*
- * vm/fork.c - the VM across fork.
+ * vm/fork.c - the VM across fork, copy-on-write included.
  *
- * Today the kernel copies the arena at fork as it copies any private
- * mapping (its own copy-on-write), MAP_SHARED arena memory stays shared
- * (its kernel mapping is shared), and MADV_WIPEONFORK is applied by the
- * kernel to the child's copy.  What the shim must do itself:
+ * COW model: per-PTE marks.  The kernel is the hardware here: at fork it
+ * copies the arena's page tables and write-protects private pages in both
+ * processes, and it copies a page when one of them writes it.  The shim
+ * keeps its own account of that sharing:
+ *
+ *   - Before the real fork, every present page of a private writable
+ *     mapping (anonymous memory, private copies of file pages) is marked COW
+ *     in the page table and write-protected with mprotect, one call per run
+ *     of pages.  Only page-table leaves that exist are visited, so the cost
+ *     follows what the process holds, not the arena's size.
+ *   - After fork, the first write in either process traps into the shim (a
+ *     COW fault, counted).  The shim clears COW on the aligned block around
+ *     the page (the fault-around block, widened like fault-around when the
+ *     kernel-mapping count is high) and gives write permission back; the
+ *     kernel then copies exactly the pages that are written, and a page
+ *     whose other user is gone is simply taken over, without a copy.
+ *   - MAP_SHARED memory (anonymous and file) is not touched: its kernel
+ *     mapping is shared by both processes.  MADV_DONTFORK and
+ *     MADV_WIPEONFORK ranges are not shared with the child, so they are not
+ *     write-protected either.
+ *   - Pages in swap at fork time will be shared through reference-counted
+ *     swap slots (the swap issue); there is no swap yet.
+ *
+ * Also:
  *
  *   - No thread may be inside a mapping change or a fault while the
  *     address space is copied: fork takes the map lock for writing
@@ -22,6 +42,9 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
 
 #include "util/log.h"
 #include "util/stats.h"
@@ -29,10 +52,62 @@
 
 static uint64_t fork_saved_mask;
 
+/* Write-protects the pending run [*run, end), if any. */
+static void flush_run(uintptr_t *run, uintptr_t end, int *run_prot)
+{
+	if (*run_prot >= 0 && vms_raw_failed(vms_raw_mprotect((void *)*run, end - *run, *run_prot))) {
+		vms_fatal("fork: cannot write-protect [%p, %p)", (void *)*run, (void *)end);
+	}
+	*run_prot = -1;
+}
+
+/* Marks the present writable pages of v COW and write-protects them, one
+ * mprotect per run; missing page-table leaves are skipped whole. */
+static void cow_protect(struct vms_vma *v)
+{
+	long before = vms_kmaps_boundaries(v->start, v->end);
+	uintptr_t run = 0;
+	int run_prot = -1;
+	for (uintptr_t x = v->start; x < v->end;) {
+		vms_pte_t *pt;
+		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
+		stop = stop < v->end ? stop : v->end;
+		if (pt == NULL) {
+			flush_run(&run, x, &run_prot);
+			x = stop;
+			continue;
+		}
+		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
+			vms_pte_t pte = vms_pte_load(pt);
+			if (!(pte & VMS_PTE_PRESENT) || !(vms_pte_prot(pte) & PROT_WRITE)) {
+				flush_run(&run, x, &run_prot);
+				continue;
+			}
+			int hw = vms_hw_prot(v, pte | VMS_PTE_COW);
+			if (hw != run_prot) {
+				flush_run(&run, x, &run_prot);
+				run = x;
+				run_prot = hw;
+			}
+			vms_pte_store(pt, ((pte | VMS_PTE_COW) & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
+		}
+	}
+	flush_run(&run, v->end, &run_prot);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+}
+
 void vms_fork_prepare(void)
 {
-	if (vms_mm.base != 0) {
-		vms_map_write_lock(&fork_saved_mask);
+	if (vms_mm.base == 0) {
+		return;
+	}
+	vms_map_write_lock(&fork_saved_mask);
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+		if (!(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN | VMS_VMA_DONTFORK |
+				  VMS_VMA_WIPEONFORK)) &&
+		    (v->prot & PROT_WRITE)) {
+			cow_protect(v);
+		}
 	}
 }
 

@@ -79,12 +79,13 @@ extern struct vms_mm vms_mm;
  * The kernel protection a present page of v gets: the VMA's, except that a
  * file page stays write-protected until it is written (DIRTY), so that the
  * first write traps: a shared page becomes dirty, a private page is copied
- * (a COW fault).
+ * (a COW fault); and a page shared with another process since fork (COW)
+ * stays write-protected until its first write (vm/fork.c).
  */
 static inline int vms_hw_prot(const struct vms_vma *v, vms_pte_t pte)
 {
 	int prot = v->prot & (int)VMS_PTE_PROT_MASK;
-	if ((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) {
+	if (((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) || (pte & VMS_PTE_COW)) {
 		prot &= ~0x2; /* PROT_WRITE */
 	}
 	return prot;
