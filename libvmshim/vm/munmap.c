@@ -4,9 +4,10 @@
  * vm_unmap_locked is the one place mappings die: munmap, MAP_FIXED
  * replacement and mremap all use it.  Each VMA's range goes back to plain
  * reservation, which returns its memory to the kernel: private memory with
- * vms_arena_discard (keeping the arena's anon_vma), shared memory with a
- * fresh mapping that replaces the shared backing; the PTEs are released
- * and empty page-table nodes freed.
+ * vms_arena_discard (keeping the arena's anon_vma), shared and file memory,
+ * and ranges carrying advice the kernel keeps per mapping (MADV_DONTFORK,
+ * WIPEONFORK...), with a fresh mapping that replaces them; the PTEs are
+ * released and empty page-table nodes freed.
  *
  * Errors (inside the arena; outside, the kernel answers):
  *   EINVAL  addr not page aligned, or length 0
@@ -54,8 +55,11 @@ static int unmap_locked(uintptr_t start, uintptr_t end, bool kernel_too)
 			vms_count_add(&vms_stats.written_back_pages, dirty);
 		}
 		if (kernel_too) {
-			err = vms_vma_has_object(v) ? vms_arena_reserve(v->start, v->end)
-						    : vms_arena_discard(v->start, v->end);
+			/* Advice the kernel keeps on its mapping (DONTFORK...) must not
+			 * outlive the VMA: such ranges get a fresh mapping too. */
+			bool fresh = vms_vma_has_object(v) || (v->flags & VMS_VMA_KERNEL_FLAGS);
+			err = fresh ? vms_arena_reserve(v->start, v->end)
+				    : vms_arena_discard(v->start, v->end);
 		}
 		if (err != 0) {
 			vms_fatal("cannot return [%p, %p) to the arena: errno %d",
