@@ -203,24 +203,52 @@ VMS_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	return r;
 }
 
+/* The break the program sees: emulated in the arena (vm/brk.c), or the
+ * kernel's when there is no arena.  Returns the new or the current break. */
+static uintptr_t program_brk(uintptr_t want)
+{
+	if (vms_mm.base != 0) {
+		return vm_brk(want);
+	}
+	__curbrk = (void *)vms_raw_brk((void *)want);
+	return (uintptr_t)__curbrk;
+}
+
+/* As glibc's: the break moves or stays; ENOMEM when it could not reach addr. */
 VMS_EXPORT int brk(void *addr)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_brk);
-	/* As glibc: the kernel returns the new break, unchanged on failure. */
-	__curbrk = (void *)vms_raw_brk(addr);
-	if ((uintptr_t)__curbrk < (uintptr_t)addr) {
+	if (program_brk((uintptr_t)addr) < (uintptr_t)addr) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
 }
 
+/* As glibc's: the old break, or (void *)-1 with ENOMEM. */
 VMS_EXPORT void *sbrk(intptr_t increment)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_sbrk);
-	return __sbrk(increment);
+	if (vms_mm.base == 0) {
+		return __sbrk(increment);
+	}
+	uintptr_t old = vm_brk(0); /* below the start: fails, returns the break */
+	if (increment == 0) {
+		return (void *)old;
+	}
+	if ((increment > 0 && old + (uintptr_t)increment < old) ||
+	    (increment < 0 && old < (uintptr_t)-increment)) {
+		errno = ENOMEM;
+		return (void *)-1;
+	}
+	uintptr_t want = old + (uintptr_t)increment;
+	if (vm_brk(want) != want) {
+		errno = ENOMEM;
+		return (void *)-1;
+	}
+	return (void *)old;
 }
 
 VMS_EXPORT pid_t fork(void)
@@ -278,14 +306,14 @@ VMS_EXPORT int mlockall(int flags)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mlockall);
-	return (int)set_errno(vms_raw_mlockall(flags));
+	return vm_result(vm_mlockall(flags));
 }
 
 VMS_EXPORT int munlockall(void)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_munlockall);
-	return (int)set_errno(vms_raw_munlockall());
+	return vm_result(vm_munlockall());
 }
 
 VMS_EXPORT int mincore(void *addr, size_t len, unsigned char *vec)

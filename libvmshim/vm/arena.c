@@ -139,6 +139,10 @@ int vms_arena_reserve(uintptr_t start, uintptr_t end)
 	if (!vms_raw_failed(r) && advice != 0) {
 		vms_raw_madvise((void *)start, end - start, advice);
 	}
+	if (!vms_raw_failed(r) && vms_mm.lock_future) {
+		/* MCL_FUTURE locked the new mapping: reservation is never locked. */
+		vms_raw_munlock((void *)start, end - start);
+	}
 	return vms_raw_failed(r) ? (int)-r : 0;
 }
 

@@ -69,6 +69,8 @@ struct vms_mm {
 	long kmaps_budget;          /* (c) above it, faults widen their blocks */
 	unsigned fault_around;      /* (c) pages per fault block (power of two) */
 	uint64_t next_object_id;    /* (m) identity of shared mappings */
+	int lock_future;            /* (m) mlockall(MCL_FUTURE) in force: MCL_FUTURE,
+				     * with MCL_ONFAULT if asked; else 0 */
 	int hugepage_advice;        /* (a) MADV_HUGEPAGE or MADV_NOHUGEPAGE over the
 				     * whole arena; 0 if the kernel has no THP */
 };
@@ -153,11 +155,23 @@ int vm_mprotect(void *addr, size_t len, int prot);
 int vm_madvise(void *addr, size_t len, int advice);
 /* vm/mremap.c */
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
+/* vm/brk.c: the emulated break; returns the new break, or the current one
+ * when the request fails (Linux's brk(2) convention).  Needs an arena. */
+uintptr_t vm_brk(uintptr_t want);
+
 /* vm/range.c: msync, mincore and the mlock family on arena ranges. */
 int vm_msync(void *addr, size_t len, int flags);
 int vm_mincore(void *addr, size_t len, unsigned char *vec);
 /* lock: mlock/mlock2 (flags: MLOCK_ONFAULT) or munlock (flags 0). */
 int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock);
+/* mlockall and munlockall: the kernel's, plus the shim's own view (pages
+ * made present, VMAs marked locked, MCL_FUTURE remembered).  0 or errno. */
+int vm_mlockall(int flags);
+int vm_munlockall(void);
+/* Locks a new mapping [start, end) when MAP_LOCKED asks or MCL_FUTURE is
+ * in force: 0, or EAGAIN over RLIMIT_MEMLOCK (as mmap reports it).  Map
+ * lock held for writing. */
+int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
 
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);

@@ -7,9 +7,10 @@
  * anonymous memory) or of a regular file (memfd and tmpfs files included),
  * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (0 for
  * anonymous memory), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
- * POPULATE, NONBLOCK, STACK, UNINITIALIZED.  Everything else (devices,
- * HUGETLB, GROWSDOWN, 32BIT, LOCKED, unknown bits, zero or unaligned
- * arguments) passes through, so the kernel gives its own answer.
+ * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
+ * once; EAGAIN over RLIMIT_MEMLOCK).  Everything else (devices, HUGETLB,
+ * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
+ * through, so the kernel gives its own answer.
  *
  * File mappings: the kernel's page cache is the store.  The shim asks the
  * kernel to map the file at the chosen arena address with the caller's own
@@ -54,7 +55,8 @@
 
 #define VMS_MMAP_OURS_FLAGS                                                                \
 	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |       \
-	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED)
+	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED |       \
+	 MAP_LOCKED)
 
 enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 
@@ -267,6 +269,11 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	if (flags & MAP_POPULATE) {
 		/* As the kernel: population failures do not fail mmap. */
 		vms_populate_locked(v, at, at + alen, (prot & PROT_WRITE) != 0);
+	}
+	err = vm_lock_new_locked(at, at + alen, (flags & MAP_LOCKED) != 0);
+	if (err != 0) {
+		vm_unmap_locked(at, at + alen);
+		goto out;
 	}
 	*out = (void *)at;
 out:

@@ -18,7 +18,9 @@
  *            ENOMEM overflowing length or a hole in the range; EBUSY
  *            MS_INVALIDATE over locked memory
  *   mincore  EINVAL unaligned address; ENOMEM a hole (the vector is filled
- *            up to it); EFAULT bad vector (from the kernel)
+ *            up to it); EFAULT bad vector (from the kernel).  Anonymous
+ *            memory is reported from the shim's page table (present pages),
+ *            files from the kernel's page cache.
  *   mlock*   EINVAL unknown mlock2 flags; ENOMEM a hole (the prefix is
  *            locked); the kernel's EPERM/ENOMEM/EAGAIN for limits
  */
@@ -134,7 +136,22 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	uintptr_t prefix = mapped_prefix_end(start, end);
+	/* The kernel first: it checks the vector (EFAULT) and answers for
+	 * files; anonymous memory is then reported from the shim's own table. */
 	long r = prefix > start ? vms_raw_mincore((void *)start, prefix - start, vec) : 0;
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, prefix);
+	     !vms_raw_failed(r) && v != NULL && v->start < prefix; v = vms_vma_next(v)) {
+		if (vms_vma_has_object(v)) {
+			continue;
+		}
+		uintptr_t s = v->start > start ? v->start : start;
+		uintptr_t e = v->end < prefix ? v->end : prefix;
+		for (uintptr_t x = s; x < e; x += VMS_PAGE_SIZE) {
+			vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+			vec[(x - start) / VMS_PAGE_SIZE] =
+				pt != NULL && (vms_pte_load(pt) & VMS_PTE_PRESENT);
+		}
+	}
 	vms_map_write_unlock(&saved);
 	if (vms_raw_failed(r)) {
 		return (int)-r;
@@ -205,4 +222,82 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 		return (int)-r;
 	}
 	return prefix < end ? ENOMEM : 0;
+}
+
+/*
+ * mlockall: the kernel locks every mapping, the arena's reservation
+ * included, whose size would then count against RLIMIT_MEMLOCK for every
+ * later mlock.  So the reservation between the shim's VMAs is unlocked
+ * again at once: the kernel's locked-memory count is what it would be
+ * natively, and new arena mappings are locked one by one
+ * (vm_lock_new_locked) while MCL_FUTURE is in force.
+ */
+int vm_mlockall(int flags)
+{
+	long r = vms_raw_mlockall(flags);
+	if (vms_raw_failed(r) || vms_mm.base == 0) {
+		return vms_raw_failed(r) ? (int)-r : 0;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	vms_mm.lock_future = (flags & MCL_FUTURE) ? (flags & (MCL_FUTURE | MCL_ONFAULT)) : 0;
+	if (flags & MCL_CURRENT) {
+		uintptr_t at = vms_mm.base;
+		for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); at < vms_mm.end;
+		     v = v != NULL ? vms_vma_next(v) : NULL) {
+			uintptr_t gap_end = v != NULL ? v->start : vms_mm.end;
+			if (gap_end > at) {
+				vms_raw_munlock((void *)at, gap_end - at);
+			}
+			at = v != NULL ? v->end : vms_mm.end;
+		}
+		for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+			if (!(v->flags & VMS_VMA_FOREIGN) && v->prot != PROT_NONE &&
+			    !(flags & MCL_ONFAULT)) {
+				vms_populate_locked(v, v->start, v->end, (v->prot & PROT_WRITE) != 0);
+			}
+		}
+		set_locked(vms_mm.base, vms_mm.end, true);
+	}
+	vms_map_write_unlock(&saved);
+	return 0;
+}
+
+int vm_munlockall(void)
+{
+	long r = vms_raw_munlockall();
+	if (vms_raw_failed(r) || vms_mm.base == 0) {
+		return vms_raw_failed(r) ? (int)-r : 0;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved);
+	vms_mm.lock_future = 0;
+	set_locked(vms_mm.base, vms_mm.end, false);
+	vms_map_write_unlock(&saved);
+	return 0;
+}
+
+int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
+{
+	if (!map_locked && !vms_mm.lock_future) {
+		return 0;
+	}
+	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
+		return ENOMEM;
+	}
+	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, start);
+	bool onfault = !map_locked && (vms_mm.lock_future & MCL_ONFAULT);
+	if (!onfault && v->prot != PROT_NONE) {
+		vms_populate_locked(v, start, end, (v->prot & PROT_WRITE) != 0);
+	}
+	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
+			 : vms_raw_mlock((void *)start, end - start);
+	if (vms_raw_failed(r)) {
+		return r == -ENOMEM || r == -EPERM ? EAGAIN : (int)-r;
+	}
+	long before = vms_kmaps_boundaries(start, end);
+	v->flags |= VMS_VMA_LOCKED;
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_vma_merge(&vms_mm.vmas, v);
+	return 0;
 }
