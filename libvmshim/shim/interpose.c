@@ -10,9 +10,10 @@
  * vm_* answers VMS_PASSTHROUGH for what is not the shim's (outside the
  * arena, or a kind of mapping it does not serve); those results are
  * exactly the kernel's (or glibc's, where glibc adds behaviour:
- * posix_madvise, mlock2 fallback, brk's ENOMEM).  A munmap or mprotect
- * range that straddles an edge of the arena is cut in pieces, each served
- * by its owner, in address order.
+ * posix_madvise, mlock2 fallback, brk's ENOMEM).  A range call (munmap,
+ * mprotect, madvise, msync, mlock, munlock) whose range straddles an edge of
+ * the arena is cut in pieces, each served by its owner, in address order;
+ * mincore and mremap across the edge go to the kernel.
  */
 #include "config.h"
 
@@ -91,6 +92,28 @@ static int split_at_arena(uintptr_t start, size_t len, int (*inside)(void *, siz
 
 static int vm_munmap3(void *a, size_t l, int unused) { (void)unused; return vm_munmap(a, l); }
 static long raw_munmap3(void *a, size_t l, int unused) { (void)unused; return vms_raw_munmap(a, l); }
+static int vm_mlock3(void *a, size_t l, int lock) { return vm_mlock(a, l, 0, lock); }
+static long raw_mlock3(void *a, size_t l, int lock)
+{
+	return lock ? vms_raw_mlock(a, l) : vms_raw_munlock(a, l);
+}
+
+/* A range call: the shim's answer, or the pieces on each side of the
+ * arena's edge, or the kernel's alone. */
+static int range_call(void *addr, size_t len, int arg, int (*inside)(void *, size_t, int),
+		      long (*outside)(void *, size_t, int))
+{
+	int r = inside(addr, len, arg);
+	if (r == VMS_PASSTHROUGH && ((uintptr_t)addr & 4095) == 0) {
+		r = split_at_arena((uintptr_t)addr, (len + 4095) & ~(size_t)4095, inside, outside,
+				   arg);
+	}
+	if (r == VMS_PASSTHROUGH) {
+		long k = outside(addr, len, arg);
+		r = vms_raw_failed(k) ? (int)-k : 0;
+	}
+	return r;
+}
 
 static void *do_mmap(enum vms_call_id id, void *addr, size_t len, int prot, int flags, int fd,
 		     off_t off)
@@ -168,22 +191,14 @@ VMS_EXPORT int msync(void *addr, size_t len, int flags)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_msync);
-	int r = vm_msync(addr, len, flags);
-	if (r == VMS_PASSTHROUGH) {
-		return (int)set_errno(vms_raw_msync(addr, len, flags));
-	}
-	return vm_result(r);
+	return vm_result(range_call(addr, len, flags, vm_msync, vms_raw_msync));
 }
 
 VMS_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_madvise);
-	int r = vm_madvise(addr, len, advice);
-	if (r == VMS_PASSTHROUGH) {
-		return (int)set_errno(vms_raw_madvise(addr, len, advice));
-	}
-	return vm_result(r);
+	return vm_result(range_call(addr, len, advice, vm_madvise, vms_raw_madvise));
 }
 
 /* glibc: POSIX_MADV_DONTNEED is ignored (it would discard data); errors are
@@ -195,12 +210,7 @@ VMS_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	if (advice == POSIX_MADV_DONTNEED) {
 		return 0;
 	}
-	int r = vm_madvise(addr, len, advice);
-	if (r == VMS_PASSTHROUGH) {
-		long k = vms_raw_madvise(addr, len, advice);
-		r = vms_raw_failed(k) ? (int)-k : 0;
-	}
-	return r;
+	return range_call(addr, len, advice, vm_madvise, vms_raw_madvise);
 }
 
 /* The break the program sees: emulated in the arena (vm/brk.c), or the
@@ -268,11 +278,7 @@ VMS_EXPORT int mlock(const void *addr, size_t len)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_mlock);
-	int r = vm_mlock(addr, len, 0, true);
-	if (r == VMS_PASSTHROUGH) {
-		return (int)set_errno(vms_raw_mlock(addr, len));
-	}
-	return vm_result(r);
+	return vm_result(range_call((void *)addr, len, 1, vm_mlock3, raw_mlock3));
 }
 
 VMS_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
@@ -295,11 +301,7 @@ VMS_EXPORT int munlock(const void *addr, size_t len)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_munlock);
-	int r = vm_mlock(addr, len, 0, false);
-	if (r == VMS_PASSTHROUGH) {
-		return (int)set_errno(vms_raw_munlock(addr, len));
-	}
-	return vm_result(r);
+	return vm_result(range_call((void *)addr, len, 0, vm_mlock3, raw_mlock3));
 }
 
 VMS_EXPORT int mlockall(int flags)

@@ -7,7 +7,8 @@
  *           released; FREE is allowed to discard at once);
  *   NORMAL, RANDOM, SEQUENTIAL: recorded in the VMA, they steer fault-around;
  *   POPULATE_READ, POPULATE_WRITE: make the pages present now;
- *   WILLNEED: nothing to prefetch for anonymous memory;
+ *   WILLNEED: nothing to prefetch for anonymous memory; the kernel reads
+ *           files ahead;
  *   REMOVE on private anonymous memory: EINVAL, as on Linux (on files the
  *           kernel answers: EACCES unless shared and writable);
  *   DONTFORK, WIPEONFORK, DONTDUMP, NOHUGEPAGE, MERGEABLE and their
@@ -126,7 +127,10 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		vms_vma_merge(&vms_mm.vmas, v);
 		return 0;
 	case MADV_WILLNEED:
-		return 0;
+		if (!(v->flags & VMS_VMA_FILE)) {
+			return 0; /* nothing to prefetch for anonymous memory yet */
+		}
+		break; /* the kernel reads the file ahead */
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE: {
 		bool write = advice == MADV_POPULATE_WRITE;

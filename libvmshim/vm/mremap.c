@@ -13,7 +13,8 @@
  *   grow in place when the range ends its VMA and the space after it is free
  *   move          MREMAP_MAYMOVE when growing in place is impossible, or
  *                 MREMAP_FIXED; MREMAP_DONTUNMAP leaves the old range mapped
- *                 and empty (it reads zero), for private mappings
+ *                 and empty: private memory reads zero, shared and file
+ *                 memory read their object again
  *
  * Errors, in the kernel's order (check_mremap_params, then the VMA):
  *   EINVAL  unknown flags; old address unaligned; new size 0; FIXED
@@ -135,9 +136,6 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	bool shared = vms_vma_has_object(v);
-	if (dontunmap && shared) {
-		return EINVAL;
-	}
 	if (vms_vma_clip(set, a, a + olen) != 0) {
 		return ENOMEM;
 	}
@@ -154,7 +152,9 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	long before = vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen);
 	if (shared) {
 		flatten(a, a + keep);
-		long r = vms_raw_mremap((void *)a, keep, nlen, MREMAP_MAYMOVE | MREMAP_FIXED,
+		long r = vms_raw_mremap((void *)a, keep, nlen,
+					MREMAP_MAYMOVE | MREMAP_FIXED |
+						(dontunmap ? MREMAP_DONTUNMAP : 0),
 					(void *)dst);
 		if (vms_raw_failed(r)) {
 			vms_fatal("mremap of a shared mapping failed: errno %ld", -r);
@@ -174,12 +174,19 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->advice = v->advice;
 	q->object = v->object;
 	q->pgoff = v->pgoff;
-	vms_pte_release_range(&vms_mm.ptes, a, a + keep);
+	if (!(dontunmap && shared)) {
+		vms_pte_release_range(&vms_mm.ptes, a, a + keep);
+	}
 	if (!dontunmap) {
 		vms_vma_remove(set, v);
 		vms_vma_free(set, v);
+		vms_arena_reserve(a, a + keep);
+	} else if (!shared) {
+		vms_arena_reserve(a, a + keep); /* private: the old range reads zero */
 	}
-	vms_arena_reserve(a, a + keep);
+	/* A shared or file mapping left by DONTUNMAP keeps its kernel mapping,
+	 * emptied by the kernel: its pages, present for the shim with no
+	 * kernel protection, fault back in from their object. */
 	vms_vma_insert(set, q);
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
