@@ -212,6 +212,63 @@ static void scattered_pages_stay_under_the_limit(void)
 	munmap(p, pages * PAGE);
 }
 
+#include <setjmp.h>
+#include <signal.h>
+static sigjmp_buf edge_jb;
+static void edge_segv(int sig) { (void)sig; siglongjmp(edge_jb, 1); }
+
+/* 1 if a write at p faults, else 0 (the byte is written). */
+static int write_faults(volatile char *p)
+{
+	if (sigsetjmp(edge_jb, 1) == 0) {
+		*p = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* mprotect, madvise and munmap over [lo, lo + 4 pages), whose lower half
+ * is outside the arena and upper half inside, or the reverse. */
+static void straddle(char *lo, char *outside, char *inside)
+{
+	outside[0] = inside[0] = 1;
+	signal(SIGSEGV, edge_segv);
+	CHECK("mprotect across the edge", mprotect(lo, 4 * PAGE, PROT_READ) == 0 &&
+						  write_faults(outside + PAGE) &&
+						  write_faults(inside + PAGE));
+	CHECK("madvise across the edge", madvise(lo, 4 * PAGE, MADV_DONTNEED) == 0 &&
+						 outside[0] == 0 && inside[0] == 0);
+	CHECK("munmap across the edge", munmap(lo, 4 * PAGE) == 0 &&
+						msync(inside, PAGE, MS_SYNC) == -1 && errno == ENOMEM &&
+						mmap(outside, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+						     MAP_FIXED_NOREPLACE, -1, 0) == outside);
+	munmap(outside, PAGE);
+	signal(SIGSEGV, SIG_DFL);
+}
+
+static char *fixed_anon(char *at)
+{
+	return mmap(at, 2 * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+}
+
+static void calls_across_the_arena_edge(void)
+{
+	char *base = (char *)(uintptr_t)stat_of("arena", "start");
+	char *end = (char *)(uintptr_t)stat_of("arena", "end");
+	if (fixed_anon(base - 2 * PAGE) == base - 2 * PAGE) {
+		CHECK("a fixed mapping at the arena's start is the shim's",
+		      fixed_anon(base) == base);
+		straddle(base - 2 * PAGE, base - 2 * PAGE, base);
+	} else if (fixed_anon(end) == end) {
+		CHECK("a fixed mapping at the arena's end is the shim's",
+		      fixed_anon(end - 2 * PAGE) == end - 2 * PAGE);
+		straddle(end - 2 * PAGE, end, end - 2 * PAGE);
+	} else {
+		printf("# skipped: the pages on both sides of the arena are taken\n");
+	}
+}
+
 static void file_dirty_tracking(void)
 {
 	char path[] = "/tmp/vmshim-arena-XXXXXX";
@@ -264,6 +321,7 @@ int main(void)
 	memory_goes_back();
 	kernel_mappings_counted();
 	file_dirty_tracking();
+	calls_across_the_arena_edge();
 	scattered_pages_stay_under_the_limit();
 	return 0;
 }
