@@ -69,6 +69,7 @@ static const struct launcher_opt launcher_opts[] = {
 	{ "swap-dir", "DIR", VMS_OPT_SWAP_DIR, NULL, LOPT_DIR },
 	{ "stats", NULL, VMS_OPT_STATS, "1", 0 },
 	{ "stats-file", "PATH", VMS_OPT_STATS_FILE, NULL, LOPT_PATTERN },
+	{ "maps-file", "PATH", VMS_OPT_MAPS_FILE, NULL, LOPT_PATTERN },
 };
 
 #define N_LAUNCHER_OPTS (sizeof launcher_opts / sizeof launcher_opts[0])

@@ -58,16 +58,28 @@ __attribute__((constructor)) static void vms_constructor(void)
 	vms_ensure_init();
 }
 
+/* The exit reports: statistics, and the maps view.  Once per process. */
+static void report_at_exit(void)
+{
+	static long reported_by;
+	long pid = vms_raw_getpid();
+	if (__atomic_exchange_n(&reported_by, pid, __ATOMIC_ACQ_REL) == pid) {
+		return;
+	}
+	vms_stats_report_at_exit();
+	vms_maps_report_at_exit();
+}
+
 __attribute__((destructor)) static void vms_destructor(void)
 {
-	vms_stats_report_at_exit();
+	report_at_exit();
 }
 
 /* Processes that end with _exit (shells' subshells do) still report. */
 VMS_EXPORT _Noreturn void _exit(int status)
 {
 	if (__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE)) {
-		vms_stats_report_at_exit();
+		report_at_exit();
 	}
 	vms_raw_exit_group(status);
 }

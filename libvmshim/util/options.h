@@ -23,6 +23,7 @@ enum vms_option_id {
 	VMS_OPT_FAULT_AROUND,/* pages per fault-in block, power of two */
 	VMS_OPT_STATS,       /* 0/1: human table on stderr at exit */
 	VMS_OPT_STATS_FILE,  /* path, %p = pid: JSON at exit */
+	VMS_OPT_MAPS_FILE,   /* path, %p = pid: the emulated maps view at exit */
 	VMS_OPT_LOG,         /* error, warn, info, debug */
 	VMS_OPT_VERBOSE,     /* 0/1: print the option table at start */
 	VMS_OPT_COUNT

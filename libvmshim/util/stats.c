@@ -194,7 +194,6 @@ static void program_name(char *buf, size_t cap)
 }
 
 static int table_fd = 2;
-static long reported_by = -1; /* pid that wrote its report */
 
 void vms_stats_init(void)
 {
@@ -209,10 +208,6 @@ void vms_stats_init(void)
 void vms_stats_report_at_exit(void)
 {
 	char buf[8192];
-	long pid = vms_raw_getpid();
-	if (__atomic_exchange_n(&reported_by, pid, __ATOMIC_ACQ_REL) == pid) {
-		return;
-	}
 	if (vms_option_num(VMS_OPT_STATS)) {
 		char name[64];
 		program_name(name, sizeof name);

@@ -103,8 +103,8 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title);
 /* Keeps a private duplicate of stderr for the table (programs such as
  * coreutils close stderr before they exit).  Call once options are loaded. */
 void vms_stats_init(void);
-/* Writes the exit reports VMSHIM_STATS and VMSHIM_STATS_FILE ask for;
- * only the first call of a process writes anything. */
+/* Writes the exit reports VMSHIM_STATS and VMSHIM_STATS_FILE ask for
+ * (shim/init.c calls it once per process). */
 void vms_stats_report_at_exit(void);
 
 /* Expands %p in pattern to pid (%% to %); 0 on success, -1 if too long. */

@@ -173,6 +173,9 @@ int vm_munlockall(void);
  * lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
 
+/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE asks for. */
+void vms_maps_report_at_exit(void);
+
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);
 void vms_fork_parent(void);

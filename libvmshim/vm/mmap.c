@@ -63,7 +63,7 @@ enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 /* Which kind of mapping the request is for the shim; *writable_fd says
  * whether a file's descriptor allows shared writes. */
 static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, off_t off,
-				      bool *writable_fd)
+				      bool *writable_fd, struct stat *st)
 {
 	int type = flags & MAP_TYPE;
 	if (vms_mm.base == 0 || len == 0 || len > vms_mm.end - vms_mm.base ||
@@ -77,14 +77,13 @@ static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, o
 	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) {
 		return NOT_OURS;
 	}
-	struct stat st;
-	if (vms_raw_failed(vms_raw_fstat(fd, &st))) {
+	if (vms_raw_failed(vms_raw_fstat(fd, st))) {
 		return NOT_OURS; /* the kernel says EBADF */
 	}
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5) && type != MAP_SHARED_VALIDATE) {
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 5) && type != MAP_SHARED_VALIDATE) {
 		return ANON; /* /dev/zero */
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		return NOT_OURS;
 	}
 	long fl = vms_raw_fcntl(fd, F_GETFL, 0);
@@ -196,7 +195,8 @@ out:
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
 	bool writable_fd = false;
-	enum mapping_kind kind = mapping_kind(len, prot, flags, fd, off, &writable_fd);
+	struct stat st;
+	enum mapping_kind kind = mapping_kind(len, prot, flags, fd, off, &writable_fd, &st);
 	if (kind == ANON && !(flags & MAP_ANONYMOUS)) {
 		/* /dev/zero: private is anonymous memory, shared is shared memory. */
 		flags |= MAP_ANONYMOUS;
@@ -253,6 +253,8 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		if (err != 0) {
 			goto out;
 		}
+		v->dev = st.st_dev;
+		v->ino = st.st_ino;
 	} else if (v->flags & VMS_VMA_SHARED) {
 		long r = vms_raw_mmap((void *)at, alen, PROT_NONE,
 				      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);

@@ -31,6 +31,7 @@ struct vms_vma {
 	unsigned advice;   /* (m) madvise access pattern (VMS_ADV_*) */
 	void *object;      /* (m) backing object, NULL for private anonymous */
 	uint64_t pgoff;    /* (m) page offset of start within object */
+	uint64_t dev, ino; /* (m) the mapped file's device and inode, for the maps view */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;
