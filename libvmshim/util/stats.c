@@ -214,23 +214,36 @@ void vms_stats_report_at_exit(void)
 		size_t n = vms_stats_format_table(buf, sizeof buf, name);
 		vms_raw_write_all(table_fd, buf, n);
 	}
-	const char *pattern = vms_option_str(VMS_OPT_STATS_FILE);
-	if (pattern != NULL) {
-		char path[VMS_OPTION_PATH_MAX + 32];
-		if (vms_stats_expand_path(pattern, vms_raw_getpid(), path, sizeof path) != 0) {
-			vms_log(VMS_LOG_ERROR, "VMSHIM_STATS_FILE=%s: path too long", pattern);
-			return;
-		}
-		long fd = vms_raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (vms_raw_failed(fd)) {
-			vms_log(VMS_LOG_ERROR, "cannot write statistics to %s: errno %ld", path, -fd);
-			return;
-		}
+	int fd = vms_report_open(VMS_OPT_STATS_FILE);
+	if (fd >= 0) {
 		size_t n = vms_stats_format_json(buf, sizeof buf);
-		long r = vms_raw_write_all((int)fd, buf, n);
-		if (vms_raw_failed(r)) {
-			vms_log(VMS_LOG_ERROR, "cannot write statistics to %s: errno %ld", path, -r);
-		}
-		vms_raw_close((int)fd);
+		vms_report_close(fd, vms_raw_write_all(fd, buf, n));
 	}
+}
+
+int vms_report_open(enum vms_option_id id)
+{
+	const char *pattern = vms_option_str(id);
+	if (pattern == NULL) {
+		return -1;
+	}
+	char path[VMS_OPTION_PATH_MAX + 32];
+	if (vms_stats_expand_path(pattern, vms_raw_getpid(), path, sizeof path) != 0) {
+		vms_log(VMS_LOG_ERROR, "%s=%s: path too long", vms_option_desc(id)->env, pattern);
+		return -1;
+	}
+	long fd = vms_raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (vms_raw_failed(fd)) {
+		vms_log(VMS_LOG_ERROR, "cannot write %s: errno %ld", path, -fd);
+		return -1;
+	}
+	return (int)fd;
+}
+
+void vms_report_close(int fd, long written)
+{
+	if (vms_raw_failed(written)) {
+		vms_log(VMS_LOG_ERROR, "cannot write an exit report: errno %ld", -written);
+	}
+	vms_raw_close(fd);
 }

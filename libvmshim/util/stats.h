@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/options.h"
+
 /* Every interposed call, in report order. */
 #define VMS_CALL_LIST(X)                                                      \
 	X(mmap) X(mmap64) X(munmap) X(mremap) X(mprotect) X(msync) X(madvise) \
@@ -106,6 +108,13 @@ void vms_stats_init(void);
 /* Writes the exit reports VMSHIM_STATS and VMSHIM_STATS_FILE ask for
  * (shim/init.c calls it once per process). */
 void vms_stats_report_at_exit(void);
+
+/* The file an exit report goes to (VMSHIM_STATS_FILE, VMSHIM_MAPS_FILE):
+ * the option's path with %p expanded, opened for writing; -1 when the
+ * option is unset or the file cannot be opened (said on stderr). */
+int vms_report_open(enum vms_option_id id);
+/* Closes it, saying on stderr if writing it failed (written < 0). */
+void vms_report_close(int fd, long written);
 
 /* Expands %p in pattern to pid (%% to %); 0 on success, -1 if too long. */
 int vms_stats_expand_path(const char *pattern, long pid, char *out, size_t cap);

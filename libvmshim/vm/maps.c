@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 
@@ -90,26 +89,16 @@ static long write_maps(int fd)
 
 void vms_maps_report_at_exit(void)
 {
-	const char *pattern = vms_option_str(VMS_OPT_MAPS_FILE);
-	if (pattern == NULL || vms_mm.base == 0) {
+	if (vms_mm.base == 0) {
 		return;
 	}
-	char path[VMS_OPTION_PATH_MAX + 32];
-	if (vms_stats_expand_path(pattern, vms_raw_getpid(), path, sizeof path) != 0) {
-		vms_log(VMS_LOG_ERROR, "VMSHIM_MAPS_FILE=%s: path too long", pattern);
-		return;
-	}
-	long fd = vms_raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (vms_raw_failed(fd)) {
-		vms_log(VMS_LOG_ERROR, "cannot write the maps view to %s: errno %ld", path, -fd);
+	int fd = vms_report_open(VMS_OPT_MAPS_FILE);
+	if (fd < 0) {
 		return;
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
-	long r = write_maps((int)fd);
+	long r = write_maps(fd);
 	vms_map_write_unlock(&saved);
-	if (vms_raw_failed(r)) {
-		vms_log(VMS_LOG_ERROR, "cannot write the maps view to %s: errno %ld", path, -r);
-	}
-	vms_raw_close((int)fd);
+	vms_report_close(fd, r);
 }
