@@ -50,6 +50,7 @@ void vms_init_slow(void)
 
 void vms_init_after_fork_child(void)
 {
+	vms_signals_fork_child();
 	vms_stats_reset_events();
 }
 

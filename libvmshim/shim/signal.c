@@ -210,6 +210,12 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 	errno = saved_errno;
 }
 
+void vms_signals_fork_child(void)
+{
+	/* Another thread may have held it at fork: only this thread is left. */
+	app_act_lock = 0;
+}
+
 void vms_signals_init(void)
 {
 	struct sigaction sa;
