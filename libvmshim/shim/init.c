@@ -44,13 +44,14 @@ void vms_init_slow(void)
 	vms_signals_init();
 	vms_mm_init();
 	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
-	/* After initialisation: pthread_atfork may allocate. */
+	/* After initialisation: pthread_atfork may allocate.  Registered first,
+	 * these child handlers run before any other library's. */
+	pthread_atfork(NULL, NULL, vms_signals_fork_child);
 	pthread_atfork(vms_fork_prepare, vms_fork_parent, vms_fork_child);
 }
 
 void vms_init_after_fork_child(void)
 {
-	vms_signals_fork_child();
 	vms_stats_reset_events();
 }
 
