@@ -54,23 +54,28 @@ static uint64_t app_mask_shim_bits[_NSIG]; /* SEGV/BUS bits of each handler's sa
 static __thread uint64_t virt_blocked __attribute__((tls_model("initial-exec")));
 
 /*
- * The program's handler frame currently running on this thread, if any.
- * While it runs, virt_blocked holds the handler's mask.  A handler that
- * leaves with siglongjmp never returns to us, so whenever this thread is
- * next seen running above that frame (or on another stack) the frame is
- * gone and the mask from before it is restored.
+ * Knowing when the program's handler is over.  While it runs, SIGSEGV (and
+ * its sa_mask) count as blocked for the program; a handler that returns
+ * gives the mask back through deliver(), but one that leaves with
+ * siglongjmp does not come back.  So while it runs, the shim also keeps
+ * one marker signal (SIGRTMAX) blocked in the kernel: siglongjmp restores
+ * the mask saved by sigsetjmp, unblocking the marker exactly when it
+ * would natively unblock SIGSEGV, and a mask change the handler makes
+ * itself does the same.  When the shim next sees the thread's mask without
+ * the marker, the handler is over and virt_blocked goes back to what it
+ * was before it.
  */
+#define MARKER_SIG SIGRTMAX
+
 struct handler_frame {
-	uintptr_t sp;            /* our frame's address when the handler was called */
-	uintptr_t lo, hi;        /* the stack it runs on */
 	uint64_t virt_before;    /* virt_blocked before the handler */
 	int live;
 };
 static __thread struct handler_frame hframe __attribute__((tls_model("initial-exec")));
 
-static void forget_unwound_handler(uintptr_t sp)
+static void forget_finished_handler(uint64_t kernel_mask)
 {
-	if (hframe.live && (sp < hframe.lo || sp >= hframe.hi || sp > hframe.sp)) {
+	if (hframe.live && !(kernel_mask & BIT(MARKER_SIG))) {
 		virt_blocked = hframe.virt_before;
 		hframe.live = 0;
 	}
@@ -108,18 +113,6 @@ static enum vms_access access_of(const ucontext_t *uc)
 #else
 	(void)uc;
 	return VMS_ACCESS_UNKNOWN;
-#endif
-}
-
-static uintptr_t interrupted_sp(const ucontext_t *uc)
-{
-#if defined(__x86_64__)
-	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-	return (uintptr_t)uc->uc_mcontext.sp;
-#else
-	(void)uc;
-	return (uintptr_t)__builtin_frame_address(0);
 #endif
 }
 
@@ -164,15 +157,9 @@ static void deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	}
 	uint64_t old_virt = virt_blocked;
 	struct handler_frame outer = hframe;
-	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-	uintptr_t ss = (uintptr_t)uc->uc_stack.ss_sp;
-	bool on_alt = !(uc->uc_stack.ss_flags & SS_DISABLE) && here >= ss &&
-		      here < ss + uc->uc_stack.ss_size;
-	hframe = (struct handler_frame){ here, on_alt ? ss : 0,
-					 on_alt ? ss + uc->uc_stack.ss_size : UINTPTR_MAX,
-					 old_virt, 1 };
+	hframe = (struct handler_frame){ old_virt, 1 };
 	virt_blocked = mask & SHIM_SIGS;
-	uint64_t kmask = mask & ~SHIM_SIGS;
+	uint64_t kmask = (mask & ~SHIM_SIGS) | BIT(MARKER_SIG);
 	vms_raw_rt_sigprocmask(SIG_SETMASK, &kmask, NULL);
 	if (act.sa_flags & SA_SIGINFO) {
 		act.sa_sigaction(sig, si, uc);
@@ -189,7 +176,7 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 {
 	int saved_errno = errno;
 	ucontext_t *uc = ucv;
-	forget_unwound_handler(interrupted_sp(uc));
+	forget_finished_handler(mask64(&uc->uc_sigmask));
 	if (si->si_code > 0) {
 		enum vms_fault_result r = VMS_FAULT_NOT_OURS;
 		if (sig == SIGSEGV) {
@@ -301,7 +288,11 @@ VMS_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 static int set_thread_mask(int how, const sigset_t *set, sigset_t *old)
 {
 	uint64_t want = 0, kset = 0, kold = 0;
-	forget_unwound_handler((uintptr_t)__builtin_frame_address(0));
+	if (hframe.live) {
+		uint64_t now;
+		vms_raw_rt_sigprocmask(SIG_BLOCK, NULL, &now);
+		forget_finished_handler(now);
+	}
 	if (set != NULL) {
 		want = mask64(set);
 		kset = want & ~(SHIM_SIGS | GLIBC_SIGS);

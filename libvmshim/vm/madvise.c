@@ -19,8 +19,8 @@
  *
  * Errors, in the kernel's order: EINVAL for an unknown advice (passed to
  * the kernel, which says so), an unaligned address or an overflowing
- * length; EFAULT when POPULATE_* meets a protection that forbids the
- * access; ENOMEM when part of the range is not mapped (the advice is still
+ * length, POPULATE_READ without PROT_READ or POPULATE_WRITE without
+ * PROT_WRITE; ENOMEM when part of the range is not mapped (the advice is still
  * applied to the mapped parts); the kernel's errno for advice it applies.
  */
 #include "config.h"
@@ -134,8 +134,9 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE: {
 		bool write = advice == MADV_POPULATE_WRITE;
-		if (v->prot == PROT_NONE || (write && !(v->prot & PROT_WRITE))) {
-			return EFAULT;
+		/* The kernel wants exactly the permission the population uses. */
+		if (!(v->prot & (write ? PROT_WRITE : PROT_READ))) {
+			return EINVAL;
 		}
 		vms_populate_locked(v, s, e, write);
 		return 0;

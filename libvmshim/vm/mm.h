@@ -50,6 +50,8 @@
 #define VMS_PAGE_SHIFT 12
 #define VMS_PAGE_MASK (~(VMS_PAGE_SIZE - 1))
 #define VMS_PASSTHROUGH (-1)
+/* The top of the user address space with 4-level page tables (x86_64). */
+#define VMS_TASK_SIZE 0x7ffffffff000UL
 
 static inline uintptr_t vms_page_down(uintptr_t a) { return a & VMS_PAGE_MASK; }
 static inline uintptr_t vms_page_up(uintptr_t a) { return (a + VMS_PAGE_SIZE - 1) & VMS_PAGE_MASK; }

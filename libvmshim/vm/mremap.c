@@ -21,7 +21,9 @@
  *           without MAYMOVE; DONTUNMAP without MAYMOVE or with a size
  *           change; FIXED target unaligned or overlapping the old range;
  *           old size 0 (duplicating mappings is not supported in the arena)
- *   EFAULT  the old range is not inside one mapping
+ *           or a new size beyond the address space (TASK_SIZE)
+ *   EFAULT  the old range is not inside one mapping (a shrink, or a
+ *           same-size call, never looks: it unmaps the tail and succeeds)
  *   ENOMEM  cannot grow in place without MAYMOVE; no room in the arena
  *
  * Not supported (returns ENOMEM where Linux might succeed): moving an
@@ -255,12 +257,22 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	if (fixed && ((dst & ~VMS_PAGE_MASK) || (dst < a + olen && a < dst + nlen))) {
 		return EINVAL;
 	}
+	if (nlen > VMS_TASK_SIZE) {
+		return EINVAL;
+	}
 	if (olen == 0) {
 		return EINVAL;
 	}
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	if (!fixed && !(flags & MREMAP_DONTUNMAP) && nlen <= olen) {
+		/* Linux always allows a shrink, whatever the old range holds: it
+		 * unmaps the tail and answers addr, before looking at any VMA. */
+		err = nlen < olen ? vm_unmap_locked(a + nlen, a + olen) : 0;
+		*out = (void *)a;
+		goto out;
+	}
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
 	if (v == NULL || a + olen > v->end || a + olen < a) {
 		err = EFAULT;

@@ -133,6 +133,8 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	if (end == start) {
 		return 0;
 	}
+	/* The kernel writes the vector: make it present if it is arena memory. */
+	vms_prefault((uintptr_t)vec, (end - start) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	uintptr_t prefix = mapped_prefix_end(start, end);

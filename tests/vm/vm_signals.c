@@ -302,6 +302,48 @@ static void repeated_genuine_faults_after_longjmp(void)
 	printf("calls=%d off=%ld", calls, seen_off);
 }
 
+/* Recurses depth frames deep, then touches p: a fault far below the frame
+ * of the handler that was left with siglongjmp. */
+static __attribute__((noinline)) int deep_poke(volatile char *p, int depth)
+{
+	volatile char pad[256];
+	pad[0] = (char)depth;
+	if (depth > 0) {
+		return deep_poke(p, depth - 1) + pad[0];
+	}
+	*p = 1;
+	return 0;
+}
+
+static void fault_deeper_after_longjmp(void)
+{
+	install(SIGSEGV, jump_handler, 0);
+	map = fresh(4, PROT_READ);
+	if (!sigsetjmp(jb, 1)) {
+		poke(map + 1);
+	}
+	for (volatile int i = 1; i < 4; i++) {
+		if (!sigsetjmp(jb, 1)) {
+			deep_poke(map + i * PAGE, 40 * i);
+		}
+	}
+	printf("calls=%d off=%ld", calls, seen_off);
+}
+
+/* sigsetjmp without saving the mask: leaving the handler with siglongjmp
+ * keeps SIGSEGV blocked, so the next fault kills (as natively). */
+static void longjmp_without_mask_restore_kills(void)
+{
+	install(SIGSEGV, jump_handler, 0);
+	map = fresh(2, PROT_READ);
+	if (!sigsetjmp(jb, 0)) {
+		poke(map + 1);
+	}
+	printf("calls=%d ", calls);
+	fflush(stdout);
+	poke(map + PAGE + 1);
+}
+
 struct test_case {
 	const char *name;
 	void (*fn)(void);
@@ -324,6 +366,8 @@ static const struct test_case cases[] = {
 	{ "altstack_handler", altstack_handler },
 	{ "thread_with_all_signals_blocked", thread_with_all_signals_blocked },
 	{ "repeated_genuine_faults_after_longjmp", repeated_genuine_faults_after_longjmp },
+	{ "fault_deeper_after_longjmp", fault_deeper_after_longjmp },
+	{ "longjmp_without_mask_restore_kills", longjmp_without_mask_restore_kills },
 };
 
 int main(void)
