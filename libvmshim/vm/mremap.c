@@ -22,8 +22,9 @@
  *           change; FIXED target unaligned or overlapping the old range;
  *           old size 0 (duplicating mappings is not supported in the arena)
  *           or a new size beyond the address space (TASK_SIZE)
- *   EFAULT  the old range is not inside one mapping (a shrink, or a
- *           same-size call, never looks: it unmaps the tail and succeeds)
+ *   EFAULT  no mapping at the old address; or, except for a shrink or a
+ *           same-size call (which unmap the tail and succeed), an old
+ *           range that is not inside one mapping
  *   ENOMEM  cannot grow in place without MAYMOVE; no room in the arena
  *
  * Not supported (returns ENOMEM where Linux might succeed): moving an
@@ -267,8 +268,13 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	int err = 0;
 	vms_map_write_lock(&saved);
 	if (!fixed && !(flags & MREMAP_DONTUNMAP) && nlen <= olen) {
-		/* Linux always allows a shrink, whatever the old range holds: it
-		 * unmaps the tail and answers addr, before looking at any VMA. */
+		/* Linux allows a shrink whatever the rest of the old range holds
+		 * (several mappings, holes): it needs a mapping at addr only,
+		 * unmaps the tail and answers addr. */
+		if (vms_vma_find(&vms_mm.vmas, a) == NULL) {
+			err = EFAULT;
+			goto out;
+		}
 		err = nlen < olen ? vm_unmap_locked(a + nlen, a + olen) : 0;
 		*out = (void *)a;
 		goto out;
