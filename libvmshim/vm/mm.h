@@ -89,8 +89,11 @@ extern struct vms_mm vms_mm;
 static inline int vms_hw_prot(const struct vms_vma *v, vms_pte_t pte)
 {
 	int prot = v->prot & (int)VMS_PTE_PROT_MASK;
-	if (((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) || (pte & VMS_PTE_COW)) {
-		prot &= ~0x2; /* PROT_WRITE */
+	if ((prot & 0x2) &&
+	    (((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) || (pte & VMS_PTE_COW))) {
+		/* Without PROT_WRITE; a write-only page is readable (x86, arm64
+		 * page tables), so it stays readable. */
+		prot = (prot & ~0x2) | 0x1;
 	}
 	return prot;
 }
