@@ -198,34 +198,32 @@ static struct area *area_of(uintptr_t a)
 	return NULL;
 }
 
-static void flags_clear(uintptr_t a, uintptr_t e)
-{
-	for (a &= ~(PG - 1); a < e; a += PG) {
-		struct area *ar = area_of(a);
-		if (ar != NULL) {
-			size_t p = (a - ar->base) / PG;
-			ar->indet[p] = 0;
-			ar->touched[p] = 0;
-		}
-	}
-}
+enum { PF_CLEAR, PF_INDET, PF_UNTOUCH };
 
-static void indet_set(uintptr_t a, uintptr_t e)
+/*
+ * Changes the flags of the pages of [a, e) that lie in area in, and only
+ * those: a range picked in one area must never change the model of a
+ * neighbour, whose adjacency may differ between the native run and the
+ * shim's (slots are placed by the kernel or the shim).
+ */
+static void page_flags(struct area *in, uintptr_t a, uintptr_t e, int what)
 {
-	for (a &= ~(PG - 1); a < e; a += PG) {
-		struct area *ar = area_of(a);
-		if (ar != NULL) {
-			ar->indet[(a - ar->base) / PG] = 1;
-		}
+	if (in == NULL) {
+		return;
 	}
-}
-
-static void untouch(uintptr_t a, uintptr_t e)
-{
+	uintptr_t lo = in->base, hi = in->base + in->npages * PG;
 	for (a &= ~(PG - 1); a < e; a += PG) {
-		struct area *ar = area_of(a);
-		if (ar != NULL) {
-			ar->touched[(a - ar->base) / PG] = 0;
+		if (a < lo || a >= hi) {
+			continue;
+		}
+		size_t p = (a - lo) / PG;
+		if (what == PF_CLEAR) {
+			in->indet[p] = 0;
+			in->touched[p] = 0;
+		} else if (what == PF_INDET) {
+			in->indet[p] = 1;
+		} else {
+			in->touched[p] = 0;
 		}
 	}
 }
@@ -236,10 +234,10 @@ static bool is_indet(uintptr_t a)
 	return ar != NULL && ar->indet[(a - ar->base) / PG];
 }
 
-static bool is_touched(uintptr_t a)
+static bool is_touched(struct area *in, uintptr_t a)
 {
 	struct area *ar = area_of(a);
-	return ar != NULL && ar->touched[(a - ar->base) / PG];
+	return ar == in && ar != NULL && ar->touched[(a - ar->base) / PG];
 }
 
 static void set_touched(uintptr_t a)
@@ -732,7 +730,7 @@ static void took_mapping(uintptr_t res, size_t len)
 	struct area *ar = area_of(res);
 	if (in_r(res) || ar != NULL) {
 		say(" = %s", A(res));
-		flags_clear(res, res + alen);
+		page_flags(ar, res, res + alen, PF_CLEAR);
 		return;
 	}
 	const char *where = A(res);
@@ -767,11 +765,14 @@ enum kind {
 	K_MUNMAP,
 	K_MUNMAP_SLOT,
 	K_MPROTECT,
-	K_MREMAP,
+	K_MREMAP_SHRINK,
+	K_MREMAP_GROW,
+	K_MREMAP_SAME,
 	K_MREMAP_FIXED,
 	K_MREMAP_DONTUNMAP,
 	K_MREMAP_DUP,
 	K_MREMAP_BAD,
+	K_MREMAP_HUGE,
 	K_MADVISE,
 	K_MSYNC,
 	K_MLOCK,
@@ -802,11 +803,14 @@ static const struct {
 	[K_MUNMAP] = { "munmap", 60 },
 	[K_MUNMAP_SLOT] = { "munmap.slot", 12 },
 	[K_MPROTECT] = { "mprotect", 80 },
-	[K_MREMAP] = { "mremap", 45 },
+	[K_MREMAP_SHRINK] = { "mremap.shrink", 15 },
+	[K_MREMAP_GROW] = { "mremap.grow", 22 },
+	[K_MREMAP_SAME] = { "mremap.same", 6 },
 	[K_MREMAP_FIXED] = { "mremap.fixed", 20 },
 	[K_MREMAP_DONTUNMAP] = { "mremap.dontunmap", 12 },
 	[K_MREMAP_DUP] = { "mremap.dup", 8 },
-	[K_MREMAP_BAD] = { "mremap.bad", 12 },
+	[K_MREMAP_BAD] = { "mremap.bad", 10 },
+	[K_MREMAP_HUGE] = { "mremap.huge", 3 },
 	[K_MADVISE] = { "madvise", 90 },
 	[K_MSYNC] = { "msync", 25 },
 	[K_MLOCK] = { "mlock", 25 },
@@ -1124,7 +1128,7 @@ static void op_munmap(struct rng *r)
 	int e = errno;
 	if (res == 0) {
 		say(" = 0");
-		flags_clear(a, a + page_up(len));
+		page_flags(ar, a, a + page_up(len), PF_CLEAR);
 	} else {
 		say(" = -1 %s", errname(e));
 	}
@@ -1172,10 +1176,21 @@ static void op_mprotect(struct rng *r)
 	endl();
 }
 
-static size_t pick_newlen(struct rng *r, size_t olen)
+enum { MR_SHRINK, MR_GROW, MR_SAME, MR_FIXED, MR_DONTUNMAP, MR_DUP, MR_BAD, MR_HUGE };
+
+/* A new length: smaller, the same pages, or larger, as variant asks (any
+ * of the three for the other variants). */
+static size_t pick_newlen(struct rng *r, size_t olen, int variant)
 {
 	size_t op = page_up(olen) / PG, n;
 	unsigned k = (unsigned)rb(r, 100);
+	if (variant == MR_SHRINK) {
+		k = 0;
+	} else if (variant == MR_SAME) {
+		k = 40;
+	} else if (variant == MR_GROW) {
+		k = 99;
+	}
 	if (k < 35 && op > 1) {
 		n = 1 + rb(r, op - 1);
 	} else if (k < 45) {
@@ -1205,8 +1220,6 @@ static uintptr_t pick_target(struct rng *r, size_t len)
 	}
 	return win[rb(r, NWIN)].base + rb(r, WPAGES - n + 1) * PG;
 }
-
-enum { MR_PLAIN, MR_FIXED, MR_DONTUNMAP, MR_DUP, MR_BAD };
 
 static void mremap_flags_str(int flags)
 {
@@ -1248,16 +1261,29 @@ static void op_mremap(struct rng *r, int variant)
 	} else {
 		pick_range(r, ar, &old, &olen, 20, 0, 0);
 	}
-	size_t nlen = pick_newlen(r, olen);
+	size_t nlen = pick_newlen(r, olen, variant);
 	int flags = 0;
 	uintptr_t target = 0;
 	switch (variant) {
-	case MR_PLAIN:
+	case MR_SHRINK:
+	case MR_GROW:
+	case MR_SAME:
 		flags = chance(r, 50) ? MREMAP_MAYMOVE : 0;
 		if (whole && page_up(nlen) > page_up(olen)) {
 			/* Growing a slot in place depends on its unknown neighbours. */
 			flags = MREMAP_MAYMOVE;
 		}
+		if ((variant == MR_GROW && page_up(nlen) <= page_up(olen)) ||
+		    (variant == MR_SHRINK && page_up(nlen) >= page_up(olen))) {
+			return; /* 64 pages cannot grow, 1 page cannot shrink */
+		}
+		break;
+	case MR_HUGE:
+		/* Beyond TASK_SIZE, and overflowing.  (Not a size that fits: a
+		 * 64 TiB mapping natively, after mlockall(MCL_FUTURE), would be
+		 * populated and take the machine down.) */
+		flags = MREMAP_MAYMOVE;
+		nlen = chance(r, 50) ? 1UL << 47 : (size_t)-PG;
 		break;
 	case MR_FIXED:
 		flags = MREMAP_MAYMOVE | MREMAP_FIXED;
@@ -1311,7 +1337,9 @@ static void op_mremap(struct rng *r, int variant)
 			target = old + PG * rb(r, 2);
 			break;
 		case 7:
-			nlen = 1UL << 47; /* beyond TASK_SIZE */
+			flags |= MREMAP_DONTUNMAP | MREMAP_FIXED;
+			nlen = olen + PG;
+			target = pick_target(r, nlen);
 			break;
 		default:
 			flags |= MREMAP_DONTUNMAP;
@@ -1345,28 +1373,32 @@ static void op_mremap(struct rng *r, int variant)
 		return;
 	}
 	if (rr == old) {
-		say(" = %s", A(rr));
+		/* A slot prints the same whether it stayed or moved: placement is
+		 * not compared. */
 		if (whole) {
+			say(" = F%d", ar->id);
 			ar->npages = nl / PG;
+		} else {
+			say(" = %s", A(rr));
 		}
 		if (nl < ol) {
-			flags_clear(old + nl, old + ol);
+			page_flags(ar, old + nl, old + ol, PF_CLEAR);
 		} else {
-			flags_clear(old + ol, old + nl);
+			page_flags(ar, old + ol, old + nl, PF_CLEAR);
 		}
 		endl();
 		return;
 	}
 	/* Moved: the old range is gone (or empty, with DONTUNMAP). */
-	flags_clear(old, old + ol);
+	page_flags(ar, old, old + ol, PF_CLEAR);
 	struct area *dest;
 	if (in_r(rr)) {
 		say(" = %s", A(rr));
 		if (whole && !dontunmap) {
 			retire(ar);
 		}
-		flags_clear(rr, rr + nl);
-		dest = NULL;
+		dest = area_of(rr);
+		page_flags(dest, rr, rr + nl, PF_CLEAR);
 	} else if (whole && !dontunmap) {
 		if (nl / PG > MAXPAGES) {
 			say(" = %s (untracked)", A(rr));
@@ -1383,16 +1415,12 @@ static void op_mremap(struct rng *r, int variant)
 	} else {
 		took_mapping(rr, nl);
 		dest = area_of(rr);
-		if (dest != NULL && dest->base != rr) {
-			dest = NULL;
-		}
 	}
 	for (size_t p = 0; p < keep / PG && p < MAXPAGES; p++) {
 		if (indet[p]) {
-			indet_set(rr + p * PG, rr + (p + 1) * PG);
+			page_flags(dest, rr + p * PG, rr + (p + 1) * PG, PF_INDET);
 		}
 	}
-	(void)dest;
 	endl();
 }
 
@@ -1409,17 +1437,13 @@ static void op_madvise(struct rng *r, size_t ai)
 	uintptr_t end = a + page_up(len);
 	switch (adv) {
 	case MADV_FREE:
-		indet_set(a, end);
-		untouch(a, end);
+		page_flags(ar, a, end, PF_INDET);
+		page_flags(ar, a, end, PF_UNTOUCH);
 		break;
 	case MADV_DONTNEED:
 	case 24:
 	case MADV_REMOVE:
-		if (res == 0) {
-			flags_clear(a, end);
-		} else {
-			untouch(a, end);
-		}
+		page_flags(ar, a, end, res == 0 ? PF_CLEAR : PF_UNTOUCH);
 		break;
 	case MADV_NORMAL:
 	case MADV_RANDOM:
@@ -1435,7 +1459,7 @@ static void op_madvise(struct rng *r, size_t ai)
 	case MADV_POPULATE_WRITE:
 		break;
 	default:
-		untouch(a, end);
+		page_flags(ar, a, end, PF_UNTOUCH);
 		break;
 	}
 	if (res == 0) {
@@ -1571,7 +1595,7 @@ static void op_mincore(struct rng *r, bool vec_in_window)
 		say(" [");
 		for (size_t p = 0; p < pages; p++) {
 			uintptr_t pg = (a & ~(PG - 1)) + p * PG;
-			char c = vec[p] == 0xee ? 'x' : !is_touched(pg) ? '?' : (char)('0' + (vec[p] & 1));
+			char c = vec[p] == 0xee ? 'x' : !is_touched(ar, pg) ? '?' : (char)('0' + (vec[p] & 1));
 			say("%c", c);
 		}
 		say("]");
@@ -1590,7 +1614,7 @@ static bool excluded(const char *name);
 
 static const int child_kinds[] = {
 	K_READ, K_READ, K_WRITE, K_WRITE, K_LAYOUT, K_MPROTECT, K_MUNMAP, K_MADVISE,
-	K_MMAP_FIXED, K_MREMAP,
+	K_MMAP_FIXED, K_MREMAP_SHRINK, K_MREMAP_GROW,
 };
 
 static void op_fork(struct rng *r)
@@ -1710,8 +1734,17 @@ static void run_kind(int kind, struct rng *r, size_t ai)
 	case K_MPROTECT:
 		op_mprotect(r);
 		break;
-	case K_MREMAP:
-		op_mremap(r, MR_PLAIN);
+	case K_MREMAP_SHRINK:
+		op_mremap(r, MR_SHRINK);
+		break;
+	case K_MREMAP_GROW:
+		op_mremap(r, MR_GROW);
+		break;
+	case K_MREMAP_SAME:
+		op_mremap(r, MR_SAME);
+		break;
+	case K_MREMAP_HUGE:
+		op_mremap(r, MR_HUGE);
 		break;
 	case K_MREMAP_FIXED:
 		op_mremap(r, MR_FIXED);
