@@ -1333,8 +1333,9 @@ static void op_mremap(struct rng *r, int variant)
 			target = pick_target(r, nlen) + 1 + rb(r, PG - 1);
 			break;
 		case 6:
+			/* Overlapping the old range (and inside its area). */
 			flags |= MREMAP_FIXED;
-			target = old + PG * rb(r, 2);
+			target = old + (page_up(olen) > PG ? PG * rb(r, 2) : 0);
 			break;
 		case 7:
 			flags |= MREMAP_DONTUNMAP | MREMAP_FIXED;
@@ -1612,6 +1613,12 @@ static void op_mincore(struct rng *r, bool vec_in_window)
 static void run_kind(int kind, struct rng *r, size_t ai);
 static bool excluded(const char *name);
 
+static struct {
+	unsigned nsub; /* non-zero in a forked child */
+	struct rng r;
+	char label[32];
+} child;
+
 static const int child_kinds[] = {
 	K_READ, K_READ, K_WRITE, K_WRITE, K_LAYOUT, K_MPROTECT, K_MUNMAP, K_MADVISE,
 	K_MMAP_FIXED, K_MREMAP_SHRINK, K_MREMAP_GROW,
@@ -1640,21 +1647,16 @@ static void op_fork(struct rng *r)
 		return;
 	}
 	if (pid == 0) {
+		/* The child runs its operations from main's loop (child_run), at
+		 * the stack depth of the parent's: the shim's handling of
+		 * siglongjmp depends on it (see README, "signal mask"). */
 		close(fds[0]);
 		out_fd = fds[1];
 		alarm(20);
-		for (unsigned i = 0; i < nsub; i++) {
-			snprintf(label, sizeof label, "%s.c%u", parent_label, i);
-			int k = child_kinds[rb(r, sizeof child_kinds / sizeof child_kinds[0])];
-			size_t ai = pick_weighted_advice(r);
-			char full[64];
-			snprintf(full, sizeof full, "madvise.%s", advices[ai].name);
-			if (excluded(k == K_MADVISE ? full : kinds[k].name)) {
-				continue;
-			}
-			run_kind(k, r, ai);
-		}
-		_exit(0);
+		child.nsub = nsub;
+		child.r = *r;
+		snprintf(child.label, sizeof child.label, "%s", parent_label);
+		return;
 	}
 	close(fds[1]);
 	char buf[4096];
@@ -1681,6 +1683,24 @@ static void op_fork(struct rng *r)
 		say("status %#x", (unsigned)st);
 	}
 	endl();
+}
+
+/* In a forked child: its operations, then exit. */
+static void child_run(void)
+{
+	struct rng *r = &child.r;
+	for (unsigned i = 0; i < child.nsub; i++) {
+		snprintf(label, sizeof label, "%s.c%u", child.label, i);
+		int k = child_kinds[rb(r, sizeof child_kinds / sizeof child_kinds[0])];
+		size_t ai = pick_weighted_advice(r);
+		char full[64];
+		snprintf(full, sizeof full, "madvise.%s", advices[ai].name);
+		if (excluded(k == K_MADVISE ? full : kinds[k].name)) {
+			continue;
+		}
+		run_kind(k, r, ai);
+	}
+	_exit(0);
 }
 
 static void run_kind(int kind, struct rng *r, size_t ai)
@@ -2032,6 +2052,9 @@ int main(int argc, char **argv)
 		op_index = i;
 		snprintf(label, sizeof label, "#%lu", (unsigned long)i);
 		run_kind(k, &r, ai);
+		if (child.nsub != 0) {
+			child_run();
+		}
 	}
 	snprintf(label, sizeof label, "#end");
 	do_layout();
