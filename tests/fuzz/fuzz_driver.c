@@ -765,6 +765,7 @@ enum kind {
 	K_MUNMAP,
 	K_MUNMAP_SLOT,
 	K_MPROTECT,
+	K_MPROTECT_BAD,
 	K_MREMAP_SHRINK,
 	K_MREMAP_GROW,
 	K_MREMAP_SAME,
@@ -802,7 +803,8 @@ static const struct {
 	[K_MMAP_BAD] = { "mmap.bad", 15 },
 	[K_MUNMAP] = { "munmap", 60 },
 	[K_MUNMAP_SLOT] = { "munmap.slot", 12 },
-	[K_MPROTECT] = { "mprotect", 80 },
+	[K_MPROTECT] = { "mprotect", 70 },
+	[K_MPROTECT_BAD] = { "mprotect.bad", 12 },
 	[K_MREMAP_SHRINK] = { "mremap.shrink", 15 },
 	[K_MREMAP_GROW] = { "mremap.grow", 22 },
 	[K_MREMAP_SAME] = { "mremap.same", 6 },
@@ -1158,13 +1160,14 @@ static void op_munmap_slot(struct rng *r)
 	endl();
 }
 
-static void op_mprotect(struct rng *r)
+/* bad: unknown or PROT_GROWS* bits, an unaligned start or length 0 too. */
+static void op_mprotect(struct rng *r, bool bad)
 {
 	struct area *ar = pick_area(r, 20);
 	uintptr_t a;
 	size_t len;
-	pick_range(r, ar, &a, &len, 20, 4, 3);
-	int prot = pick_prot(r, 8);
+	pick_range(r, ar, &a, &len, 20, bad ? 15 : 0, bad ? 10 : 0);
+	int prot = pick_prot(r, bad ? 60 : 0);
 	say("%s mprotect %s len=%s prot=%s", label, A(a), L(len), protname(prot));
 	int res = mprotect((void *)a, len, prot);
 	int e = errno;
@@ -1379,6 +1382,8 @@ static void op_mremap(struct rng *r, int variant)
 		if (whole) {
 			say(" = F%d", ar->id);
 			ar->npages = nl / PG;
+			/* As if moved: residency is not compared across placement. */
+			memset(ar->touched, 0, sizeof ar->touched);
 		} else {
 			say(" = %s", A(rr));
 		}
@@ -1752,7 +1757,10 @@ static void run_kind(int kind, struct rng *r, size_t ai)
 		op_munmap_slot(r);
 		break;
 	case K_MPROTECT:
-		op_mprotect(r);
+		op_mprotect(r, false);
+		break;
+	case K_MPROTECT_BAD:
+		op_mprotect(r, true);
 		break;
 	case K_MREMAP_SHRINK:
 		op_mremap(r, MR_SHRINK);
