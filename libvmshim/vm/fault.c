@@ -165,7 +165,7 @@ static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
  * claims are then released).
  */
 static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
-			uintptr_t pop_end, bool write)
+			uintptr_t pop_end, bool write, int *pop_err)
 {
 	bool file = (vma->flags & VMS_VMA_FILE) != 0;
 	vms_pte_t base = file ? VMS_PTE_FILE : (write ? VMS_PTE_DIRTY : 0);
@@ -196,11 +196,15 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 		uintptr_t ps = x > pop_start ? x : pop_start;
 		uintptr_t pe = run_end < pop_end ? run_end : pop_end;
 		if (ps < pe) {
-			/* Best effort: a page left unpopulated is filled by the kernel on
-			 * first access, natively. */
-			vms_raw_madvise((void *)ps, pe - ps,
-					write && (prot & PROT_WRITE) ? MADV_POPULATE_WRITE
-								     : MADV_POPULATE_READ);
+			/* A page left unpopulated is filled by the kernel on first
+			 * access, natively; the error (EFAULT past the end of a file)
+			 * matters only to MADV_POPULATE_*. */
+			long p = vms_raw_madvise((void *)ps, pe - ps,
+						 write && (prot & PROT_WRITE) ? MADV_POPULATE_WRITE
+									      : MADV_POPULATE_READ);
+			if (vms_raw_failed(p) && *pop_err == 0) {
+				*pop_err = (int)-p;
+			}
 		}
 		set_run(x, run_end, done);
 		vms_gauge_add(&vms_stats.resident_pages, (int64_t)((run_end - x) / VMS_PAGE_SIZE));
@@ -209,22 +213,32 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 	return err;
 }
 
-/* Claims and fills [start, end) inside vma; kernel-mapping count kept. */
+/* Claims and fills [start, end) inside vma; kernel-mapping count kept.
+ * Returns a failed mprotect's errno; *pop_err gets a failed population's. */
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
-		      uintptr_t pop_end, bool write)
+		      uintptr_t pop_end, bool write, int *pop_err)
 {
 	long before = vms_kmaps_boundaries(start, end);
 	if (claim(start, end) == 0) {
 		return 0;
 	}
-	int err = fill_claimed(vma, start, end, pop_start, pop_end, write);
+	int err = fill_claimed(vma, start, end, pop_start, pop_end, write, pop_err);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return err;
 }
 
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write)
 {
-	return fill_range(vma, start, end, start, end, write);
+	int pop_err = 0;
+	int err = fill_range(vma, start, end, start, end, write, &pop_err);
+	if (err == 0 && pop_err == 0 && (vma->flags & VMS_VMA_FILE)) {
+		/* Pages already present were not populated again: the kernel says
+		 * whether the whole range can be (EFAULT past the end of file). */
+		long r = vms_raw_madvise((void *)start, end - start,
+					 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		pop_err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
+	}
+	return err != 0 ? err : pop_err;
 }
 
 static void wait_not_busy(vms_pte_t *pt)
@@ -262,7 +276,8 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 	}
 	bool write = access == VMS_ACCESS_WRITE ||
 		     (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE));
-	int err = fill_range(vma, start, end, pop_start, pop_end, write);
+	int pop_err = 0;
+	int err = fill_range(vma, start, end, pop_start, pop_end, write, &pop_err);
 	if (err != 0) {
 		vms_fatal("cannot make %p present: mprotect failed with errno %d "
 			  "(kernel mappings in the arena: %ld)",

@@ -107,6 +107,9 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 	case MADV_DONTNEED:
 	case 24: /* MADV_DONTNEED_LOCKED */
 	case MADV_FREE:
+		if (advice == MADV_FREE && vms_vma_has_object(v)) {
+			return EINVAL; /* lazy freeing is for anonymous memory only */
+		}
 		if ((v->flags & VMS_VMA_LOCKED) && advice != 24) {
 			return EINVAL; /* Linux refuses to discard locked pages */
 		}
@@ -138,8 +141,7 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		if (!(v->prot & (write ? PROT_WRITE : PROT_READ))) {
 			return EINVAL;
 		}
-		vms_populate_locked(v, s, e, write);
-		return 0;
+		return vms_populate_locked(v, s, e, write);
 	}
 	case MADV_REMOVE:
 		/* Private anonymous memory has no backing store to free; for files
@@ -184,6 +186,9 @@ int vm_madvise(void *addr, size_t len, int advice)
 		}
 		if (v->start > at) {
 			hole = true;
+			if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) {
+				break; /* population stops at the first hole, as on Linux */
+			}
 			at = v->start;
 		}
 		uintptr_t e = v->end < end ? v->end : end;

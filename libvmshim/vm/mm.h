@@ -205,7 +205,8 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
  */
 void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
 /* Makes [start, end) of vma present now (MAP_POPULATE, MADV_POPULATE_*, mlock).
- * Map lock held (either mode). 0 or errno. */
+ * Map lock held (either mode).  0, or the errno of the population
+ * (EFAULT past the end of a file), which only MADV_POPULATE_* reports. */
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
 
 #endif

@@ -92,12 +92,18 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	int err = 0;
 	vms_map_write_lock(&saved);
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
-	if (v == NULL || v->start > start) {
-		err = ENOMEM;
+	if (grows & PROT_GROWSDOWN) {
+		/* As Linux: no VMA ahead is ENOMEM; one that does not grow (none
+		 * of the arena's does) is EINVAL, before any hole check. */
+		err = v == NULL || v->start >= end ? ENOMEM : EINVAL;
 		goto out;
 	}
-	if (grows) {
-		err = EINVAL;
+	if (grows & PROT_GROWSUP) {
+		err = v == NULL || v->start > start ? ENOMEM : EINVAL;
+		goto out;
+	}
+	if (v == NULL || v->start > start) {
+		err = ENOMEM;
 		goto out;
 	}
 	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {

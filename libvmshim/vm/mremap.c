@@ -235,10 +235,50 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 	return 0;
 }
 
+/* A kernel mapping outside the arena moved by MREMAP_FIXED into it: done
+ * here, under the map lock; the target becomes a foreign VMA. */
+static int mremap_into_arena(uintptr_t a, size_t olen, size_t nlen, int flags, uintptr_t dst,
+			     void **out)
+{
+	uint64_t saved;
+	int err = 0;
+	vms_map_write_lock(&saved);
+	struct vms_vma *q = vms_vma_new(&vms_mm.vmas, dst, dst + nlen);
+	if (q == NULL) {
+		err = ENOMEM;
+		goto out;
+	}
+	long before = vms_kmaps_boundaries(dst, dst + nlen);
+	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
+	if (vms_raw_failed(r)) {
+		vms_vma_free(&vms_mm.vmas, q);
+		err = (int)-r;
+		goto out;
+	}
+	vm_forget_locked(dst, dst + nlen); /* the kernel replaced it */
+	/* Its protection is the kernel's business: calls on it go there. */
+	q->prot = PROT_READ | PROT_WRITE | PROT_EXEC;
+	q->flags = VMS_VMA_FOREIGN;
+	q->object = (void *)(uintptr_t)vms_mm.next_object_id++;
+	vms_vma_insert(&vms_mm.vmas, q);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
+	*out = (void *)dst;
+out:
+	vms_vmas_gauge_sync();
+	vms_map_write_unlock(&saved);
+	return err;
+}
+
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out)
 {
 	uintptr_t a = (uintptr_t)old, dst = (uintptr_t)new_addr;
 	if (!vms_in_arena(a)) {
+		size_t nlen = vms_page_up(new_len);
+		if ((flags & MREMAP_FIXED) && (flags & MREMAP_MAYMOVE) && nlen != 0 &&
+		    !(dst & ~VMS_PAGE_MASK) && !(a & ~VMS_PAGE_MASK) && dst + nlen > dst &&
+		    vms_arena_where(dst, dst + nlen) == VMS_INSIDE) {
+			return mremap_into_arena(a, vms_page_up(old_len), nlen, flags, dst, out);
+		}
 		return VMS_PASSTHROUGH;
 	}
 	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) {
@@ -280,6 +320,9 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		goto out;
 	}
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
+	if (v != NULL && a + olen > v->end) {
+		v = vms_vma_merge(&vms_mm.vmas, v); /* neighbours Linux would have merged */
+	}
 	if (v == NULL || a + olen > v->end || a + olen < a) {
 		err = EFAULT;
 		goto out;
