@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc/alloc.h"
 #include "os/raw.h"
 #include "shim/init.h"
 #include "util/stats.h"
@@ -227,12 +228,16 @@ VMS_EXPORT pid_t fork(void)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_fork);
+	vms_alloc_prefork();
 	pid_t pid = __fork();
+	int saved = errno;
 	if (pid == 0) {
-		int saved = errno;
+		vms_alloc_postfork_child();
 		vms_init_after_fork_child();
-		errno = saved;
+	} else {
+		vms_alloc_postfork_parent();
 	}
+	errno = saved;
 	return pid;
 }
 

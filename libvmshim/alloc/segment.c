@@ -1,0 +1,457 @@
+/*
+ * alloc/segment.c - regions, segments and slots.
+ *
+ * Owns: reserving regions (address space for segments), carving 4 MiB
+ * segments out of them, taking and freeing a segment's slots for spans,
+ * the decommit policy for free slots, releasing empty segments, and the
+ * list of segments abandoned by exited threads.
+ *
+ * Regions are reserved once and never returned: address space is cheap,
+ * and a region is one VMA however many segments live in it.  A segment
+ * released by its heap is decommitted whole (its memory goes back to the
+ * VM) and its address goes on a free stack kept outside the arena (its
+ * header is decommitted with it).
+ *
+ * Decommit policy (vms_slot_free, vms_heap_purge):
+ *   - a slot freed by its span keeps its committed memory, so a heap that
+ *     frees and allocates spans does not populate again;
+ *   - when a heap's committed-but-free bytes exceed vms_purge_threshold
+ *     (1/8 of what it has committed, at least 2 MiB), free slots are
+ *     decommitted until half of that is left;
+ *   - a segment with no span in use is released at once, except one per
+ *     heap kept as a spare;
+ *   - when the arena's kernel-mapping count is past half its budget,
+ *     decommitting single slots stops (each hole can cost two kernel
+ *     mappings); whole segments are still released.
+ *
+ * Locks: vms_region_lock (regions, free stacks), vms_abandoned_lock (the
+ * abandoned lists).  Neither is held across a VM call or with the other.
+ */
+#include "config.h"
+#include "alloc/internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/pool.h"
+#include "os/raw.h"
+#include "util/debug.h"
+#include "util/options.h"
+#include "vm/mm.h"
+
+#define MAX_REGIONS 64
+#define ARENA_REGION_MAX (64UL << 30)
+#define RAW_REGION_SIZE (4UL << 30)
+#define FREE_STACK_ENTRIES (1UL << 20)
+
+uint64_t vms_region_map[1u << (VMS_ADDR_BITS - VMS_REGION_SHIFT - 6)];
+int vms_region_lock;
+int vms_abandoned_lock;
+
+struct region {
+	uintptr_t base, end, bump;
+	bool raw;
+};
+
+static struct region regions[MAX_REGIONS];     /* (r) */
+static int nregions;                           /* (r) */
+static uintptr_t *free_stack[2];               /* (r) [arena, raw] released segments */
+static size_t free_top[2];                     /* (r) */
+static struct vms_segment *abandoned[VMS_SEG_KINDS]; /* (x) */
+static size_t abandoned_count;                 /* (x) */
+static size_t segments_live;                   /* (a) */
+
+static uintptr_t seg_magic(const struct vms_segment *seg)
+{
+	return ((uintptr_t)seg ^ vms_alloc_secret) | 1;
+}
+
+/* ---- regions ---- */
+
+static size_t region_size(void)
+{
+	if (__atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) == 0) {
+		return RAW_REGION_SIZE;
+	}
+	size_t s = (vms_mm.end - vms_mm.base) / 8;
+	s = s > ARENA_REGION_MAX ? ARENA_REGION_MAX : s & ~(VMS_REGION_GRAIN - 1);
+	/* An arena too small for a region: segments come from the kernel. */
+	return s == 0 ? RAW_REGION_SIZE : s;
+}
+
+/* Pops a released segment or bumps a region; 0 if none.  Region lock held. */
+static uintptr_t carve_locked(bool *raw)
+{
+	bool prefer_arena = __atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) != 0;
+	for (int pass = 0; pass < 2; pass++) {
+		bool want_raw = prefer_arena ? pass == 1 : pass == 0;
+		int k = want_raw ? 1 : 0;
+		if (free_top[k] > 0) {
+			*raw = want_raw;
+			return free_stack[k][--free_top[k]];
+		}
+		for (int i = 0; i < nregions; i++) {
+			struct region *r = &regions[i];
+			if (r->raw == want_raw && r->end - r->bump >= VMS_SEG_SIZE) {
+				uintptr_t at = r->bump;
+				r->bump += VMS_SEG_SIZE;
+				*raw = want_raw;
+				return at;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool install_region(uintptr_t base, size_t size, bool raw)
+{
+	if (free_stack[raw] == NULL) {
+		long r = vms_raw_mmap(NULL, FREE_STACK_ENTRIES * sizeof(uintptr_t),
+				      PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (vms_raw_failed(r)) {
+			return false;
+		}
+		free_stack[raw] = (uintptr_t *)r;
+	}
+	if (nregions == MAX_REGIONS) {
+		return false;
+	}
+	regions[nregions++] = (struct region){ base, base + size, base, raw };
+	for (uintptr_t g = base; g < base + size; g += VMS_REGION_GRAIN) {
+		uintptr_t i = g >> VMS_REGION_SHIFT;
+		__atomic_fetch_or(&vms_region_map[i >> 6], 1ULL << (i & 63), __ATOMIC_RELEASE);
+	}
+	return true;
+}
+
+static uintptr_t carve(bool *raw)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		vms_alloc_lock(&vms_region_lock);
+		uintptr_t at = carve_locked(raw);
+		vms_alloc_unlock(&vms_region_lock);
+		if (at != 0) {
+			return at;
+		}
+		/* A new region, reserved without the lock held (a VM call). */
+		size_t size = region_size();
+		bool rraw;
+		uintptr_t base = vms_mem_reserve_region(size, &rraw);
+		if (base == 0) {
+			return 0;
+		}
+		vms_alloc_lock(&vms_region_lock);
+		bool ok = install_region(base, size, rraw);
+		vms_alloc_unlock(&vms_region_lock);
+		if (!ok) {
+			vms_mem_unmap(base, size, rraw);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* ---- the heap's segment lists: segments with a free slot come first ---- */
+
+void vms_seglist_push(struct vms_heap *h, struct vms_segment *seg)
+{
+	struct vms_segment **head = &h->segs[seg->kind];
+	seg->prev = NULL;
+	seg->next = *head;
+	if (*head != NULL) {
+		(*head)->prev = seg;
+	}
+	*head = seg;
+}
+
+void vms_seglist_remove(struct vms_heap *h, struct vms_segment *seg)
+{
+	if (seg->prev != NULL) {
+		seg->prev->next = seg->next;
+	} else {
+		h->segs[seg->kind] = seg->next;
+	}
+	if (seg->next != NULL) {
+		seg->next->prev = seg->prev;
+	}
+	seg->next = seg->prev = NULL;
+}
+
+/* A segment that just became full goes to the tail; one that just got a
+ * free slot to the head. */
+void vms_seglist_update(struct vms_heap *h, struct vms_segment *seg)
+{
+	vms_seglist_remove(h, seg);
+	if (seg->free_mask != 0) {
+		vms_seglist_push(h, seg);
+		return;
+	}
+	struct vms_segment **pp = &h->segs[seg->kind];
+	struct vms_segment *prev = NULL;
+	while (*pp != NULL) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	seg->prev = prev;
+	*pp = seg;
+}
+
+/* ---- segments ---- */
+
+static uint64_t all_slots(unsigned nslots)
+{
+	uint64_t m = nslots == 64 ? ~0ULL : (1ULL << nslots) - 1;
+	return m & ~1ULL; /* slot 0 is the header */
+}
+
+struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
+{
+	bool raw;
+	uintptr_t at = carve(&raw);
+	if (at == 0) {
+		return NULL;
+	}
+	if (vms_mem_commit(at, VMS_HEADER_COMMIT, raw) != 0) {
+		vms_alloc_lock(&vms_region_lock);
+		free_stack[raw][free_top[raw]++] = at;
+		vms_alloc_unlock(&vms_region_lock);
+		return NULL;
+	}
+	/* Fresh or decommitted memory: the header reads zero. */
+	struct vms_segment *seg = (struct vms_segment *)at;
+	seg->kind = (uint8_t)kind;
+	seg->span_shift = kind == VMS_SEG_SMALL ? VMS_SMALL_SPAN_SHIFT : VMS_MEDIUM_SPAN_SHIFT;
+	seg->nslots = (uint8_t)(VMS_SEG_SIZE >> seg->span_shift);
+	seg->raw = raw;
+	seg->used_spans = 0;
+	seg->free_mask = all_slots(seg->nslots);
+	for (unsigned i = 0; i < seg->nslots; i++) {
+		struct vms_span *s = &seg->spans[i];
+		s->start = at + ((uintptr_t)i << seg->span_shift);
+		s->slot = i;
+		s->commit = s->dirty = 0;
+		s->block_size = 0;
+	}
+	seg->magic = seg_magic(seg);
+	__atomic_store_n(&seg->heap, h, __ATOMIC_RELEASE);
+	vms_seglist_push(h, seg);
+	h->committed += VMS_HEADER_COMMIT;
+	h->empty_segs++;
+	__atomic_fetch_add(&segments_live, 1, __ATOMIC_RELAXED);
+	return seg;
+}
+
+void vms_segment_release(struct vms_heap *h, struct vms_segment *seg)
+{
+	vms_assert(seg->used_spans == 0);
+	vms_seglist_remove(h, seg);
+	size_t committed = VMS_HEADER_COMMIT;
+	for (unsigned i = 1; i < seg->nslots; i++) {
+		committed += seg->spans[i].commit;
+		h->free_committed -= seg->spans[i].commit;
+	}
+	h->committed -= committed;
+	h->empty_segs--;
+	bool raw = seg->raw;
+	seg->magic = 0;
+	__atomic_store_n(&seg->heap, NULL, __ATOMIC_RELEASE);
+	vms_mem_decommit((uintptr_t)seg, VMS_SEG_SIZE, raw);
+	vms_alloc_lock(&vms_region_lock);
+	free_stack[raw][free_top[raw]++] = (uintptr_t)seg;
+	vms_alloc_unlock(&vms_region_lock);
+	__atomic_fetch_sub(&segments_live, 1, __ATOMIC_RELAXED);
+}
+
+void vms_segment_abandon(struct vms_segment *seg)
+{
+	__atomic_store_n(&seg->heap, NULL, __ATOMIC_RELEASE);
+	vms_alloc_lock(&vms_abandoned_lock);
+	seg->prev = NULL;
+	seg->next = abandoned[seg->kind];
+	if (seg->next != NULL) {
+		seg->next->prev = seg;
+	}
+	abandoned[seg->kind] = seg;
+	abandoned_count++;
+	vms_alloc_unlock(&vms_abandoned_lock);
+}
+
+struct vms_segment *vms_segment_adopt(struct vms_heap *h, enum vms_seg_kind kind)
+{
+	for (;;) {
+		vms_alloc_lock(&vms_abandoned_lock);
+		struct vms_segment *seg = abandoned[kind];
+		if (seg != NULL) {
+			abandoned[kind] = seg->next;
+			if (seg->next != NULL) {
+				seg->next->prev = NULL;
+			}
+			abandoned_count--;
+		}
+		vms_alloc_unlock(&vms_abandoned_lock);
+		if (seg == NULL) {
+			return NULL;
+		}
+		__atomic_store_n(&seg->heap, h, __ATOMIC_RELEASE);
+		vms_seglist_push(h, seg);
+		h->committed += VMS_HEADER_COMMIT;
+		if (seg->used_spans == 0) {
+			h->empty_segs++;
+		}
+		for (unsigned i = 1; i < seg->nslots; i++) {
+			struct vms_span *s = &seg->spans[i];
+			h->committed += s->commit;
+			if (seg->free_mask & (1ULL << i)) {
+				h->free_committed += s->commit;
+			}
+		}
+		/* Spans in use join h's bins; the empty ones free their slots, the
+		 * last of which may release the segment. */
+		uint64_t used = all_slots(seg->nslots) & ~seg->free_mask;
+		bool released = false;
+		for (; used != 0 && !released; used &= used - 1) {
+			struct vms_span *s = &seg->spans[__builtin_ctzll(used)];
+			if (vms_span_adopted(h, s)) {
+				released = vms_slot_free(h, s);
+			}
+		}
+		if (!released) {
+			vms_seglist_update(h, seg);
+			if (seg->free_mask != 0) {
+				return seg;
+			}
+		}
+	}
+}
+
+/* ---- slots ---- */
+
+struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg)
+{
+	uint64_t fm = seg->free_mask;
+	vms_assert(fm != 0);
+	unsigned pick = (unsigned)__builtin_ctzll(fm);
+	/* A committed slot first: no populate. */
+	for (uint64_t m = fm; m != 0; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		if (seg->spans[i].commit != 0) {
+			pick = i;
+			break;
+		}
+	}
+	struct vms_span *s = &seg->spans[pick];
+	seg->free_mask &= ~(1ULL << pick);
+	if (seg->used_spans++ == 0) {
+		h->empty_segs--;
+	}
+	h->free_committed -= s->commit;
+	if (seg->free_mask == 0) {
+		vms_seglist_update(h, seg);
+	}
+	return s;
+}
+
+size_t vms_purge_threshold(const struct vms_heap *h)
+{
+	size_t t = h->committed / 8;
+	return t < (2UL << 20) ? (2UL << 20) : t;
+}
+
+bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
+{
+	struct vms_segment *seg = vms_segment_of(s);
+	s->block_size = 0;
+	s->div_inv = 1;
+	s->div_lim = 0;
+	s->div_shift = 0;
+	s->free = s->local_free = NULL;
+	s->used = s->capacity = s->reserved = 0;
+	s->in_full = 0;
+	s->next = s->prev = NULL;
+	__atomic_store_n(&s->xfree, 0, __ATOMIC_RELAXED);
+	s->freed_tick = h->tick;
+	bool was_full = seg->free_mask == 0;
+	seg->free_mask |= 1ULL << s->slot;
+	h->free_committed += s->commit;
+	if (was_full) {
+		vms_seglist_update(h, seg);
+	}
+	if (--seg->used_spans == 0) {
+		h->empty_segs++;
+		if (h->empty_segs > 1 || h->exiting) {
+			vms_segment_release(h, seg);
+			return true;
+		}
+	}
+	if (!h->exiting && h->free_committed > vms_purge_threshold(h)) {
+		vms_heap_purge(h, vms_purge_threshold(h) / 2);
+	}
+	return false;
+}
+
+/* Decommits the free committed slots of seg, oldest-freed runs first
+ * within the segment; stops once h keeps at most keep bytes. */
+static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t keep)
+{
+	unsigned n = seg->nslots;
+	for (unsigned i = 1; i < n && h->free_committed > keep;) {
+		struct vms_span *s = &seg->spans[i];
+		if (!(seg->free_mask & (1ULL << i)) || s->commit == 0) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		size_t bytes = 0;
+		while (j < n && (seg->free_mask & (1ULL << j)) && seg->spans[j].commit != 0) {
+			bytes += seg->spans[j].commit;
+			j++;
+		}
+		struct vms_span *last = &seg->spans[j - 1];
+		vms_mem_decommit(s->start, last->start + last->commit - s->start, seg->raw);
+		for (unsigned k = i; k < j; k++) {
+			seg->spans[k].commit = seg->spans[k].dirty = 0;
+		}
+		h->free_committed -= bytes;
+		h->committed -= bytes;
+		i = j;
+	}
+}
+
+void vms_heap_purge(struct vms_heap *h, size_t keep)
+{
+	for (int kind = 0; kind < VMS_SEG_KINDS; kind++) {
+		struct vms_segment *seg = h->segs[kind];
+		while (seg != NULL && h->free_committed > keep) {
+			struct vms_segment *next = seg->next;
+			if (seg->used_spans == 0 && h->empty_segs > 1) {
+				vms_segment_release(h, seg);
+			} else if (seg->raw || !vms_mem_many_kmaps()) {
+				purge_segment(h, seg, keep);
+			}
+			seg = next;
+		}
+	}
+}
+
+void vms_segment_stats(struct vms_seg_stats *st)
+{
+	vms_alloc_lock(&vms_region_lock);
+	st->regions = (size_t)nregions;
+	st->region_bytes = 0;
+	for (int i = 0; i < nregions; i++) {
+		st->region_bytes += regions[i].end - regions[i].base;
+	}
+	st->free_segments = free_top[0] + free_top[1];
+	vms_alloc_unlock(&vms_region_lock);
+	vms_alloc_lock(&vms_abandoned_lock);
+	st->abandoned = abandoned_count;
+	vms_alloc_unlock(&vms_abandoned_lock);
+	st->segments = __atomic_load_n(&segments_live, __ATOMIC_RELAXED);
+}
+
+void vms_segment_fork_child(void)
+{
+	vms_region_lock = 0;
+	vms_abandoned_lock = 0;
+}
