@@ -254,6 +254,14 @@ size_t vms_usable_size(const void *p)
 	return vms_big_usable(p);
 }
 
+int vms_trim(struct vms_heap *h)
+{
+	size_t before = h->committed;
+	vms_heap_collect(h, true);
+	size_t big = vms_big_trim();
+	return big != 0 || h->committed < before;
+}
+
 /* ---- fork ---- */
 
 uintptr_t vms_fork_holder;

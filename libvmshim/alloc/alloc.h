@@ -37,6 +37,9 @@ int vms_posix_memalign(struct vms_heap *h, void **out, size_t align, size_t size
 void *vms_valloc(struct vms_heap *h, size_t size);
 void *vms_pvalloc(struct vms_heap *h, size_t size);
 size_t vms_usable_size(const void *p);
+/* malloc_trim: gives back what the calling thread's heap and the big-block
+ * cache hold free; 1 if memory was released. */
+int vms_trim(struct vms_heap *h);
 _Noreturn void vms_free_bad(const void *p);
 /* Fork: every allocator lock taken before fork, released (parent) or
  * reset (child) after it. */

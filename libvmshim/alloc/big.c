@@ -296,6 +296,20 @@ void vms_big_stats(struct vms_big_stats *st)
 	vms_alloc_unlock(&big_lock);
 }
 
+size_t vms_big_trim(void)
+{
+	struct big out[CACHE_SLOTS];
+	vms_alloc_lock(&big_lock);
+	size_t n = cache_n, bytes = cache_bytes;
+	memcpy(out, cache, n * sizeof cache[0]);
+	cache_n = cache_bytes = 0;
+	vms_alloc_unlock(&big_lock);
+	for (size_t i = 0; i < n; i++) {
+		vms_mem_unmap(out[i].ptr, out[i].len, out[i].raw);
+	}
+	return bytes;
+}
+
 void vms_big_prefork(void)
 {
 	vms_spin_lock(&big_lock);

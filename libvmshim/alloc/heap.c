@@ -408,7 +408,11 @@ void *vms_heap_alloc_slow(struct vms_heap *h, unsigned cls, bool zero)
 			return NULL;
 		}
 	}
-	h->tick++;
+	/* Now and then, take over a segment an exited thread left: its
+	 * blocks freed since then become reusable, and it can be released. */
+	if ((++h->tick & 255) == 0 && vms_segment_abandoned_pending()) {
+		vms_segment_adopt_some(h, 1);
+	}
 	struct vms_span *s = find_span(h, cls);
 	if (s == NULL) {
 		errno = ENOMEM;
@@ -701,6 +705,37 @@ static void heap_thread_exit(void *arg)
 	h->live = false;
 	vms_alloc_unlock(&registry_lock);
 	vms_pool_free(&heap_pool, h);
+}
+
+static bool collect_span(struct vms_heap *h, struct vms_span *s)
+{
+	if (s->in_full) {
+		return false; /* its frees come through the delayed list */
+	}
+	vms_span_collect(s);
+	if (s->used == 0) {
+		bool last = vms_segment_of(s)->used_spans == 1;
+		wait_not_busy(s);
+		bin_remove(h, s);
+		return vms_slot_free(h, s) || last;
+	}
+	return false;
+}
+
+void vms_heap_collect(struct vms_heap *h, bool force)
+{
+	if (h == &vms_empty_heap) {
+		return;
+	}
+	if (force) {
+		while (vms_segment_adopt_some(h, 64) != 0) {
+		}
+	}
+	process_delayed(h);
+	for_each_used_span(h, collect_span);
+	if (force) {
+		vms_heap_purge(h, 0);
+	}
 }
 
 /* ---- fork ---- */

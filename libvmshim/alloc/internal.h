@@ -57,7 +57,11 @@ extern uint64_t vms_region_map[1u << (VMS_ADDR_BITS - VMS_REGION_SHIFT - 6)];
 extern int vms_region_lock;
 extern int vms_abandoned_lock;
 struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind);
+/* Adopts abandoned segments of kind until one has a free slot (NULL: none). */
 struct vms_segment *vms_segment_adopt(struct vms_heap *h, enum vms_seg_kind kind);
+/* Adopts up to max abandoned segments of any kind; returns how many. */
+size_t vms_segment_adopt_some(struct vms_heap *h, size_t max);
+bool vms_segment_abandoned_pending(void);
 void vms_segment_release(struct vms_heap *h, struct vms_segment *seg);
 void vms_segment_abandon(struct vms_segment *seg);
 /* Takes a free slot of seg for a span; commit and dirty are the slot's. */
@@ -102,6 +106,10 @@ void vms_span_collect(struct vms_span *s);
 bool vms_span_adopted(struct vms_heap *h, struct vms_span *s);
 struct vms_heap *vms_heap_get(void);
 void vms_heap_abandon(struct vms_heap *h);
+/* Brings h up to date: notified spans back in their bins, remote frees
+ * collected, empty spans retired; with force, also every abandoned segment
+ * adopted and every free slot decommitted (malloc_trim). */
+void vms_heap_collect(struct vms_heap *h, bool force);
 void vms_heap_fold_stats(void);
 void vms_heap_prefork(void);
 void vms_heap_postfork_parent(void);
@@ -122,6 +130,8 @@ struct vms_big_stats {
 	size_t blocks, bytes, peak_bytes, cached, cached_bytes;
 };
 void vms_big_stats(struct vms_big_stats *st);
+/* Unmaps every cached mapping; returns the bytes given back. */
+size_t vms_big_trim(void);
 void vms_big_prefork(void);
 void vms_big_postfork(bool child);
 

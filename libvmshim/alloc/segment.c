@@ -273,56 +273,84 @@ void vms_segment_abandon(struct vms_segment *seg)
 		seg->next->prev = seg;
 	}
 	abandoned[seg->kind] = seg;
-	abandoned_count++;
+	__atomic_store_n(&abandoned_count, abandoned_count + 1, __ATOMIC_RELAXED);
 	vms_alloc_unlock(&vms_abandoned_lock);
+}
+
+/* Takes one abandoned segment of kind into h: true if there was one, with
+ * *out the segment, or NULL when it held nothing in use any more and was
+ * released. */
+static bool adopt_one(struct vms_heap *h, enum vms_seg_kind kind, struct vms_segment **out)
+{
+	vms_alloc_lock(&vms_abandoned_lock);
+	struct vms_segment *seg = abandoned[kind];
+	if (seg != NULL) {
+		abandoned[kind] = seg->next;
+		if (seg->next != NULL) {
+			seg->next->prev = NULL;
+		}
+		__atomic_store_n(&abandoned_count, abandoned_count - 1, __ATOMIC_RELAXED);
+	}
+	vms_alloc_unlock(&vms_abandoned_lock);
+	if (seg == NULL) {
+		return false;
+	}
+	__atomic_store_n(&seg->heap, h, __ATOMIC_RELEASE);
+	vms_seglist_push(h, seg);
+	h->committed += VMS_HEADER_COMMIT;
+	if (seg->used_spans == 0) {
+		h->empty_segs++;
+	}
+	for (unsigned i = 1; i < seg->nslots; i++) {
+		struct vms_span *s = &seg->spans[i];
+		h->committed += s->commit;
+		if (seg->free_mask & (1ULL << i)) {
+			h->free_committed += s->commit;
+		}
+	}
+	/* Spans in use join h's bins; the empty ones free their slots, the
+	 * last of which may release the segment. */
+	uint64_t used = all_slots(seg->nslots) & ~seg->free_mask;
+	bool released = false;
+	for (; used != 0 && !released; used &= used - 1) {
+		struct vms_span *s = &seg->spans[__builtin_ctzll(used)];
+		if (vms_span_adopted(h, s)) {
+			released = vms_slot_free(h, s);
+		}
+	}
+	if (!released) {
+		vms_seglist_update(h, seg);
+	}
+	*out = released ? NULL : seg;
+	return true;
 }
 
 struct vms_segment *vms_segment_adopt(struct vms_heap *h, enum vms_seg_kind kind)
 {
-	for (;;) {
-		vms_alloc_lock(&vms_abandoned_lock);
-		struct vms_segment *seg = abandoned[kind];
-		if (seg != NULL) {
-			abandoned[kind] = seg->next;
-			if (seg->next != NULL) {
-				seg->next->prev = NULL;
-			}
-			abandoned_count--;
-		}
-		vms_alloc_unlock(&vms_abandoned_lock);
-		if (seg == NULL) {
-			return NULL;
-		}
-		__atomic_store_n(&seg->heap, h, __ATOMIC_RELEASE);
-		vms_seglist_push(h, seg);
-		h->committed += VMS_HEADER_COMMIT;
-		if (seg->used_spans == 0) {
-			h->empty_segs++;
-		}
-		for (unsigned i = 1; i < seg->nslots; i++) {
-			struct vms_span *s = &seg->spans[i];
-			h->committed += s->commit;
-			if (seg->free_mask & (1ULL << i)) {
-				h->free_committed += s->commit;
-			}
-		}
-		/* Spans in use join h's bins; the empty ones free their slots, the
-		 * last of which may release the segment. */
-		uint64_t used = all_slots(seg->nslots) & ~seg->free_mask;
-		bool released = false;
-		for (; used != 0 && !released; used &= used - 1) {
-			struct vms_span *s = &seg->spans[__builtin_ctzll(used)];
-			if (vms_span_adopted(h, s)) {
-				released = vms_slot_free(h, s);
-			}
-		}
-		if (!released) {
-			vms_seglist_update(h, seg);
-			if (seg->free_mask != 0) {
-				return seg;
-			}
+	struct vms_segment *seg;
+	while (adopt_one(h, kind, &seg)) {
+		if (seg != NULL && seg->free_mask != 0) {
+			return seg;
 		}
 	}
+	return NULL;
+}
+
+size_t vms_segment_adopt_some(struct vms_heap *h, size_t max)
+{
+	size_t n = 0;
+	struct vms_segment *seg;
+	for (int kind = 0; kind < VMS_SEG_KINDS; kind++) {
+		while (n < max && adopt_one(h, (enum vms_seg_kind)kind, &seg)) {
+			n++;
+		}
+	}
+	return n;
+}
+
+bool vms_segment_abandoned_pending(void)
+{
+	return __atomic_load_n(&abandoned_count, __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- slots ---- */

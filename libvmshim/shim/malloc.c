@@ -108,3 +108,10 @@ VMS_EXPORT size_t malloc_usable_size(void *ptr)
 	vms_heap_count(h, VMS_AC_malloc_usable_size);
 	return vms_usable_size(ptr);
 }
+
+/* glibc extension: returns free memory to the system (here, to the VM). */
+VMS_EXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;
+	return vms_trim(vms_tls_heap);
+}
