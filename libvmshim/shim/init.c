@@ -53,6 +53,7 @@ void vms_init_after_fork_child(void)
 __attribute__((constructor)) static void vms_constructor(void)
 {
 	vms_ensure_init();
+	vms_fork_handlers_init();
 }
 
 __attribute__((destructor)) static void vms_destructor(void)

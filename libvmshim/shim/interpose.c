@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -222,6 +223,24 @@ VMS_EXPORT void *sbrk(intptr_t increment)
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_sbrk);
 	return __sbrk(increment);
+}
+
+/*
+ * The map lock across fork (until the fork issue gives the VM its own fork
+ * handling): another thread inside a vm_* call at the moment of the fork
+ * would leave the child's copy of the lock held forever.  The lock is
+ * taken by an atfork prepare handler registered at start, so it runs after
+ * the program's own prepare handlers (glibc runs them in reverse order)
+ * and is released by the first parent/child handlers: handlers that mmap
+ * or allocate still can.
+ */
+static uint64_t fork_saved_mask;
+static void fork_prepare(void) { vms_map_write_lock(&fork_saved_mask); }
+static void fork_release(void) { vms_map_write_unlock(&fork_saved_mask); }
+
+void vms_fork_handlers_init(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
 }
 
 VMS_EXPORT pid_t fork(void)
