@@ -37,8 +37,8 @@
  *    releases empty segments and abandons the others to a global list;
  *    a thread needing a fresh span adopts an abandoned segment first.
  *  - Memory goes back (segment.c): empty spans keep their pages for reuse
- *    up to a threshold (1/8 of the heap's committed memory, at least
- *    2 MiB), free slots beyond it are decommitted (vm_madvise
+ *    up to a threshold (1/4 of the heap's committed memory, at least
+ *    4 MiB), free slots beyond it are decommitted (vm_madvise
  *    MADV_DONTNEED), and a segment with nothing in use is released at
  *    once (one spare per heap).  Big blocks go back to the VM on free,
  *    except a small cache of recently freed mappings (big.c).
@@ -326,11 +326,19 @@ size_t vms_alloc_stats_json(char *buf, size_t cap)
 	size_t n = vms_fmt(buf, cap,
 			   "\"alloc\": {\"blocks\": %llu, \"bytes\": %llu, \"big_blocks\": %zu, "
 			   "\"big_bytes\": %zu, \"big_peak_bytes\": %zu, \"big_cached_bytes\": %zu, "
-			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, "
-			   "\"classes\": {",
+			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, ",
 			   (unsigned long long)(small_blocks + big.blocks),
 			   (unsigned long long)(small_bytes + big.bytes), big.blocks, big.bytes,
 			   big.peak_bytes, big.cached_bytes, seg.segments, seg.abandoned, seg.regions);
+	struct vms_mem_counts *mc = &vms_mem_counts;
+#define L(f) (unsigned long long)__atomic_load_n(&mc->f, __ATOMIC_RELAXED)
+	n += vms_fmt(buf + n, n < cap ? cap - n : 0,
+		     "\"vm\": {\"commits\": %llu, \"commit_bytes\": %llu, \"decommits\": %llu, "
+		     "\"decommit_bytes\": %llu, \"maps\": %llu, \"map_bytes\": %llu, "
+		     "\"unmaps\": %llu, \"remaps\": %llu}, \"classes\": {",
+		     L(commits), L(commit_bytes), L(decommits), L(decommit_bytes), L(maps),
+		     L(map_bytes), L(unmaps), L(remaps));
+#undef L
 	bool first = true;
 	for (unsigned c = 0; c < VMS_NCLASS && n < cap; c++) {
 		if (blocks[c] == 0) {

@@ -6,8 +6,9 @@
  * a header: the block is the mapping, page-aligned), a small cache of
  * recently freed mappings, and realloc of big blocks.
  *
- *   alloc    from the cache when a mapping of the right size (up to 25%
- *            larger) is there, else a new mapping, populated whole
+ *   alloc    from the cache when a mapping of the right size (up to twice
+ *            as large: shrunk in place when more than a quarter too
+ *            large) is there, else a new mapping, populated whole
  *            (interim policy, see mem.c); calloc of a new mapping does not
  *            touch it (fresh pages are zero), a cached one is cleared.
  *   free     into the cache when it fits (at most 32 mappings, at most
@@ -33,8 +34,8 @@
 #include "util/debug.h"
 
 #define PAGE 4096UL
-#define CACHE_SLOTS 32
-#define CACHE_MIN (8UL << 20)
+#define CACHE_SLOTS 64
+#define CACHE_MIN (16UL << 20)
 #define CACHE_MAX (64UL << 20)
 
 struct big {
@@ -128,17 +129,18 @@ static void table_remove(struct big *e)
 
 static size_t cache_limit(void)
 {
-	size_t l = live_bytes / 4;
+	size_t l = live_bytes / 2;
 	l = l > CACHE_MAX ? CACHE_MAX : l;
 	return l < CACHE_MIN ? CACHE_MIN : l;
 }
 
-/* A cached mapping of len to len + len / 4 bytes, removed from the cache. */
+/* The smallest cached mapping of len to 2 len bytes, removed from the
+ * cache (the caller trims one more than a quarter too long). */
 static bool cache_take(size_t len, struct big *out)
 {
 	size_t best = CACHE_SLOTS;
 	for (size_t i = 0; i < cache_n; i++) {
-		if (cache[i].len >= len && cache[i].len <= len + len / 4 &&
+		if (cache[i].len >= len && cache[i].len <= 2 * len &&
 		    (best == CACHE_SLOTS || cache[i].len < cache[best].len)) {
 			best = i;
 		}
@@ -199,6 +201,14 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 		vms_alloc_lock(&big_lock);
 		cached = cache_take(len, &b);
 		vms_alloc_unlock(&big_lock);
+	}
+	if (cached && b.len > len + len / 4) {
+		/* Shrinking in place unmaps the tail: no copy, no new mapping. */
+		uintptr_t q;
+		if (vms_mem_remap(b.ptr, b.len, len, b.raw, &q) == 0) {
+			vms_assert(q == b.ptr);
+			b.len = len;
+		}
 	}
 	if (!cached) {
 		b.len = len;

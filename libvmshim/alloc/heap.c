@@ -311,7 +311,9 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
 	vms_assert(n > 0);
 	size_t end = off + (size_t)n * bs;
 	if (end > s->commit) {
-		size_t want = (end + VMS_COMMIT_STEP - 1) & ~(VMS_COMMIT_STEP - 1);
+		/* Commit steps of 64 KiB, or four blocks: a VM call each. */
+		size_t step = 4 * (size_t)bs > VMS_COMMIT_STEP ? 4 * (size_t)bs : VMS_COMMIT_STEP;
+		size_t want = (end + step - 1) / step * step;
 		size_t span_bytes = vms_span_bytes(seg);
 		want = want > span_bytes ? span_bytes : want;
 		int r = vms_mem_commit(s->start + s->commit, want - s->commit, seg->raw);

@@ -42,6 +42,11 @@ static inline void vms_alloc_unlock(int *l)
 
 /* alloc/mem.c: memory from the arena (VM API) or, failing that, the kernel.
  * Results are 0 or an errno; *raw says the memory is the kernel's. */
+struct vms_mem_counts {  /* (a) requests made, for statistics */
+	uint64_t commits, commit_bytes, decommits, decommit_bytes;
+	uint64_t maps, map_bytes, unmaps, remaps;
+};
+extern struct vms_mem_counts vms_mem_counts;
 uintptr_t vms_mem_reserve_region(size_t size, bool *raw);   /* 0 on failure */
 int vms_mem_commit(uintptr_t p, size_t len, bool raw);      /* populate (interim) */
 void vms_mem_decommit(uintptr_t p, size_t len, bool raw);   /* back to the VM, reads 0 */

@@ -28,6 +28,16 @@
 
 #define PAGE VMS_PAGE_SIZE
 
+struct vms_mem_counts vms_mem_counts;
+
+static void count(uint64_t *calls, uint64_t *bytes, size_t len)
+{
+	__atomic_fetch_add(calls, 1, __ATOMIC_RELAXED);
+	if (bytes != NULL) {
+		__atomic_fetch_add(bytes, len, __ATOMIC_RELAXED);
+	}
+}
+
 static bool arena_ready(void)
 {
 	return __atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) != 0;
@@ -98,6 +108,7 @@ int vms_mem_commit(uintptr_t p, size_t len, bool raw)
 	if (raw || len == 0) {
 		return 0; /* the kernel fills its own pages on first touch */
 	}
+	count(&vms_mem_counts.commits, &vms_mem_counts.commit_bytes, len);
 	int r = vm_madvise((void *)p, len, MADV_POPULATE_WRITE);
 	return r == VMS_PASSTHROUGH ? 0 : r;
 }
@@ -107,6 +118,7 @@ void vms_mem_decommit(uintptr_t p, size_t len, bool raw)
 	if (len == 0) {
 		return;
 	}
+	count(&vms_mem_counts.decommits, &vms_mem_counts.decommit_bytes, len);
 	if (!raw) {
 		int r = vm_madvise((void *)p, len, MADV_DONTNEED);
 		if (r != VMS_PASSTHROUGH) {
@@ -118,6 +130,7 @@ void vms_mem_decommit(uintptr_t p, size_t len, bool raw)
 
 int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw)
 {
+	count(&vms_mem_counts.maps, &vms_mem_counts.map_bytes, len);
 	if (align <= PAGE && arena_ready()) {
 		/* The common case in one VM call: map and populate together. */
 		void *p;
@@ -141,11 +154,13 @@ int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw)
 
 void vms_mem_unmap(uintptr_t p, size_t len, bool raw)
 {
+	count(&vms_mem_counts.unmaps, NULL, len);
 	unmap_range(p, p + len, raw);
 }
 
 int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, uintptr_t *out)
 {
+	count(&vms_mem_counts.remaps, NULL, 0);
 	if (!raw) {
 		void *q;
 		int r = vm_mremap((void *)p, old_len, new_len, MREMAP_MAYMOVE, NULL, &q);

@@ -16,7 +16,7 @@
  *   - a slot freed by its span keeps its committed memory, so a heap that
  *     frees and allocates spans does not populate again;
  *   - when a heap's committed-but-free bytes exceed vms_purge_threshold
- *     (1/8 of what it has committed, at least 2 MiB), free slots are
+ *     (1/4 of what it has committed, at least 4 MiB), free slots are
  *     decommitted until half of that is left;
  *   - a segment with no span in use is released at once, except one per
  *     heap kept as a spare;
@@ -382,8 +382,8 @@ struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg)
 
 size_t vms_purge_threshold(const struct vms_heap *h)
 {
-	size_t t = h->committed / 8;
-	return t < (2UL << 20) ? (2UL << 20) : t;
+	size_t t = h->committed / 4;
+	return t < (4UL << 20) ? (4UL << 20) : t;
 }
 
 bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
