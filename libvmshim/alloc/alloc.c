@@ -326,10 +326,13 @@ size_t vms_alloc_stats_json(char *buf, size_t cap)
 	size_t n = vms_fmt(buf, cap,
 			   "\"alloc\": {\"blocks\": %llu, \"bytes\": %llu, \"big_blocks\": %zu, "
 			   "\"big_bytes\": %zu, \"big_peak_bytes\": %zu, \"big_cached_bytes\": %zu, "
-			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, ",
+			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, "
+			   "\"committed\": %lld, \"committed_peak\": %lld, ",
 			   (unsigned long long)(small_blocks + big.blocks),
 			   (unsigned long long)(small_bytes + big.bytes), big.blocks, big.bytes,
-			   big.peak_bytes, big.cached_bytes, seg.segments, seg.abandoned, seg.regions);
+			   big.peak_bytes, big.cached_bytes, seg.segments, seg.abandoned, seg.regions,
+			   (long long)vms_gauge_now(&vms_seg_committed),
+			   (long long)__atomic_load_n(&vms_seg_committed.peak, __ATOMIC_RELAXED));
 	struct vms_mem_counts *mc = &vms_mem_counts;
 #define L(f) (unsigned long long)__atomic_load_n(&mc->f, __ATOMIC_RELAXED)
 	n += vms_fmt(buf + n, n < cap ? cap - n : 0,

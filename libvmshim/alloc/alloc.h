@@ -18,15 +18,17 @@
 
 #include "alloc/internal.h"
 
+#pragma GCC visibility push(hidden)
+
 #define VMS_TLS_IE __attribute__((tls_model("initial-exec")))
 extern __thread struct vms_heap *vms_tls_heap VMS_TLS_IE;
 
 #define vms_likely(c) __builtin_expect(!!(c), 1)
 #define vms_unlikely(c) __builtin_expect(!!(c), 0)
 
-/* alloc/heap.c */
-void vms_alloc_count_orphan(enum vms_alloc_call k);
-void vms_alloc_count_orphan_free(unsigned cls);
+/* alloc/heap.c: where threads without a heap count (atomically). */
+extern const enum vms_call_id vms_call_of[VMS_AC_COUNT];
+extern uint64_t vms_orphan_cls_free[VMS_NCLASS];
 /* alloc/alloc.c */
 void vms_alloc_secret_init(void);
 void *vms_calloc(struct vms_heap *h, size_t n, size_t size);
@@ -57,7 +59,7 @@ static inline void vms_heap_count(struct vms_heap *h, enum vms_alloc_call k)
 		__atomic_store_n(&h->calls[k], __atomic_load_n(&h->calls[k], __ATOMIC_RELAXED) + 1,
 				 __ATOMIC_RELAXED);
 	} else {
-		vms_alloc_count_orphan(k);
+		vms_count_call(vms_call_of[k]);
 	}
 }
 
@@ -153,7 +155,9 @@ static inline void vms_free(struct vms_heap *h, void *p)
 		vms_bump(&h->cls_free[s->cls]);
 		b->next = s->local_free;
 		s->local_free = b;
-		if (vms_unlikely(--s->used == 0 || s->in_full)) {
+		/* An empty span leaves its bin, unless it is the one the class
+		 * allocates from. */
+		if (vms_unlikely((--s->used == 0 && s != h->cur[s->cls]) || s->in_full)) {
 			vms_span_free_slow(h, s);
 		}
 		return;
@@ -161,9 +165,11 @@ static inline void vms_free(struct vms_heap *h, void *p)
 	if (h != &vms_empty_heap) {
 		vms_bump(&h->cls_free[s->cls]);
 	} else {
-		vms_alloc_count_orphan_free(s->cls);
+		__atomic_fetch_add(&vms_orphan_cls_free[s->cls], 1, __ATOMIC_RELAXED);
 	}
 	vms_free_remote(seg, s, b);
 }
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,8 +11,8 @@
  *            large) is there, else a new mapping, populated whole
  *            (interim policy, see mem.c); calloc of a new mapping does not
  *            touch it (fresh pages are zero), a cached one is cleared.
- *   free     into the cache when it fits (at most 32 mappings, at most
- *            max(8 MiB, min(64 MiB, live big bytes / 4)) bytes; the oldest
+ *   free     into the cache when it fits (at most 64 mappings, at most
+ *            max(8 MiB, min(64 MiB, live big bytes / 2)) bytes; the oldest
  *            are unmapped first), else unmapped at once: the VM gets the
  *            memory back.
  *   realloc  vm_mremap(MREMAP_MAYMOVE): the kernel moves the pages, nothing
@@ -35,7 +35,7 @@
 
 #define PAGE 4096UL
 #define CACHE_SLOTS 64
-#define CACHE_MIN (16UL << 20)
+#define CACHE_MIN (8UL << 20)
 #define CACHE_MAX (64UL << 20)
 
 struct big {

@@ -59,23 +59,15 @@ static int heap_key_ok;
 /* Counts of threads that had no heap (a thread that only frees), and of
  * heaps gone with their threads' exit. */
 static uint64_t orphan_cls_alloc[VMS_NCLASS];  /* (a) */
-static uint64_t orphan_cls_free[VMS_NCLASS];   /* (a) */
+uint64_t vms_orphan_cls_free[VMS_NCLASS];      /* (a) */
+#define orphan_cls_free vms_orphan_cls_free
 
-static const enum vms_call_id call_of[VMS_AC_COUNT] = {
+const enum vms_call_id vms_call_of[VMS_AC_COUNT] = {
 #define X(n) VMS_CALL_##n,
 	VMS_ALLOC_CALLS(X)
 #undef X
 };
-
-void vms_alloc_count_orphan(enum vms_alloc_call k)
-{
-	vms_count_call(call_of[k]);
-}
-
-void vms_alloc_count_orphan_free(unsigned cls)
-{
-	__atomic_fetch_add(&orphan_cls_free[cls], 1, __ATOMIC_RELAXED);
-}
+#define call_of vms_call_of
 
 static void pause_a_little(unsigned *spins)
 {
@@ -321,6 +313,7 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
 			return r;
 		}
 		h->committed += want - s->commit;
+		vms_gauge_add(&vms_seg_committed, (int64_t)(want - s->commit));
 		s->commit = (uint32_t)want;
 	}
 	s->free_is_zero = off >= s->dirty;
@@ -433,13 +426,12 @@ void *vms_heap_alloc_slow(struct vms_heap *h, unsigned cls, bool zero)
 	return b;
 }
 
-/* An empty span leaves its bin for its segment, unless it is the bin's
- * only span (kept, so that one malloc/free pair in a loop does not take
- * and free a slot each time). */
+/* An empty span leaves its bin for its segment, unless it is the span its
+ * class allocates from (kept, so that one malloc/free pair in a loop does
+ * not take and free a slot each time; it is reused first anyway). */
 static void span_retire(struct vms_heap *h, struct vms_span *s)
 {
-	struct vms_bin *bin = &h->bins[s->cls];
-	if (bin->first == s && s->next == NULL) {
+	if (h->cur[s->cls] == s) {
 		return;
 	}
 	wait_not_busy(s);

@@ -13,6 +13,8 @@
 #include "alloc/types.h"
 #include "os/pool.h"
 
+#pragma GCC visibility push(hidden)
+
 /*
  * The allocator's spinlocks.  While a thread forks it holds them all
  * (vms_alloc_prefork); atfork handlers run by glibc's fork on that thread
@@ -60,6 +62,8 @@ bool vms_mem_many_kmaps(void);
 /* alloc/segment.c: regions, segments and their slots. */
 extern uint64_t vms_region_map[1u << (VMS_ADDR_BITS - VMS_REGION_SHIFT - 6)];
 extern int vms_region_lock;
+/* Committed bytes of all segments (headers and spans), with its peak. */
+extern struct vms_gauge vms_seg_committed;
 extern int vms_abandoned_lock;
 struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind);
 /* Adopts abandoned segments of kind until one has a free slot (NULL: none). */
@@ -139,5 +143,7 @@ void vms_big_stats(struct vms_big_stats *st);
 size_t vms_big_trim(void);
 void vms_big_prefork(void);
 void vms_big_postfork(bool child);
+
+#pragma GCC visibility pop
 
 #endif

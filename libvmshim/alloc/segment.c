@@ -45,6 +45,7 @@
 #define FREE_STACK_ENTRIES (1UL << 20)
 
 uint64_t vms_region_map[1u << (VMS_ADDR_BITS - VMS_REGION_SHIFT - 6)];
+struct vms_gauge vms_seg_committed;
 int vms_region_lock;
 int vms_abandoned_lock;
 
@@ -237,6 +238,7 @@ struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 	__atomic_store_n(&seg->heap, h, __ATOMIC_RELEASE);
 	vms_seglist_push(h, seg);
 	h->committed += VMS_HEADER_COMMIT;
+	vms_gauge_add(&vms_seg_committed, VMS_HEADER_COMMIT);
 	h->empty_segs++;
 	__atomic_fetch_add(&segments_live, 1, __ATOMIC_RELAXED);
 	return seg;
@@ -252,6 +254,7 @@ void vms_segment_release(struct vms_heap *h, struct vms_segment *seg)
 		h->free_committed -= seg->spans[i].commit;
 	}
 	h->committed -= committed;
+	vms_gauge_add(&vms_seg_committed, -(int64_t)committed);
 	h->empty_segs--;
 	bool raw = seg->raw;
 	seg->magic = 0;
@@ -442,6 +445,7 @@ static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t ke
 		}
 		h->free_committed -= bytes;
 		h->committed -= bytes;
+		vms_gauge_add(&vms_seg_committed, -(int64_t)bytes);
 		i = j;
 	}
 }

@@ -82,9 +82,10 @@ struct vms_block {
 struct vms_heap;
 
 struct vms_span {
-	/* Hot: malloc and free fast paths. */
+	/* Hot (first cache line): malloc and free fast paths. */
 	struct vms_block *free;        /* (o) allocation list */
 	struct vms_block *local_free;  /* (o) blocks freed by the owner */
+	uintptr_t start;               /* (c) first byte */
 	uint32_t used;                 /* (o) see invariants */
 	uint32_t block_size;           /* (o) 0 while the slot is free */
 	uint32_t div_inv, div_lim;     /* (o) vms_divtest of block_size */
@@ -94,16 +95,17 @@ struct vms_span {
 	uint8_t cls;                   /* (o) size class */
 	uint32_t capacity;             /* (o) blocks carved so far */
 	uint32_t reserved;             /* (o) blocks that fit */
-	uintptr_t xfree;               /* (a) remote frees | VMS_XF_* state */
-	/* Cold. */
+	uint32_t slot;                 /* (c) index in the segment */
+	/* Second line: remote frees (written by other threads) and the cold
+	 * fields. */
+	uintptr_t xfree __attribute__((aligned(64))); /* (a) remote frees | VMS_XF_* state */
 	struct vms_span *next, *prev;  /* (o) bin list or full list */
 	struct vms_span *delayed_next; /* (a) heap->delayed link */
-	uintptr_t start;               /* (c) first byte */
 	uint32_t commit;               /* (o) committed bytes of the slot */
 	uint32_t dirty;                /* (o) bytes of the slot that may be dirty */
-	uint32_t slot;                 /* (c) index in the segment */
 	uint32_t freed_tick;           /* (o) heap tick when the slot was freed */
 };
+_Static_assert(sizeof(struct vms_span) == 128, "span descriptors are two cache lines");
 
 struct vms_segment {
 	uintptr_t magic;               /* (c) vms_seg_magic(segment) while live */

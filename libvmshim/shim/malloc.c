@@ -21,9 +21,19 @@
 #include "alloc/alloc.h"
 #include "shim/init.h"
 
-VMS_EXPORT void *malloc(size_t size)
+/* The first allocating call initialises the shim, then starts over: kept
+ * out of line so that malloc's fast path saves no register. */
+static __attribute__((noinline)) void *malloc_first(size_t size)
 {
 	vms_ensure_init();
+	return malloc(size);
+}
+
+VMS_EXPORT void *malloc(size_t size)
+{
+	if (vms_unlikely(!__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE))) {
+		return malloc_first(size);
+	}
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc);
 	return vms_malloc(h, size);
