@@ -69,9 +69,11 @@ static uintptr_t seg_magic(const struct vms_segment *seg)
 
 /* ---- regions ---- */
 
+static bool want_raw(void);
+
 static size_t region_size(void)
 {
-	if (__atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) == 0) {
+	if (want_raw()) {
 		return RAW_REGION_SIZE;
 	}
 	size_t s = (vms_mm.end - vms_mm.base) / 8;
@@ -80,25 +82,30 @@ static size_t region_size(void)
 	return s == 0 ? RAW_REGION_SIZE : s;
 }
 
-/* Pops a released segment or bumps a region; 0 if none.  Region lock held. */
-static uintptr_t carve_locked(bool *raw)
+/* The kind of memory new segments come from: the arena once the shim has
+ * one, unless it has refused a region (full); before the shim is
+ * initialised (ld.so's first calls) or without an arena, the kernel's. */
+static bool arena_refused;  /* (r) */
+
+static bool want_raw(void)
 {
-	bool prefer_arena = __atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) != 0;
-	for (int pass = 0; pass < 2; pass++) {
-		bool want_raw = prefer_arena ? pass == 1 : pass == 0;
-		int k = want_raw ? 1 : 0;
-		if (free_top[k] > 0) {
-			*raw = want_raw;
-			return free_stack[k][--free_top[k]];
-		}
-		for (int i = 0; i < nregions; i++) {
-			struct region *r = &regions[i];
-			if (r->raw == want_raw && r->end - r->bump >= VMS_SEG_SIZE) {
-				uintptr_t at = r->bump;
-				r->bump += VMS_SEG_SIZE;
-				*raw = want_raw;
-				return at;
-			}
+	return __atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) == 0 ||
+	       __atomic_load_n(&arena_refused, __ATOMIC_RELAXED);
+}
+
+/* Pops a released segment or bumps a region of that kind; 0 if none.
+ * Region lock held. */
+static uintptr_t carve_locked(bool raw)
+{
+	if (free_top[raw] > 0) {
+		return free_stack[raw][--free_top[raw]];
+	}
+	for (int i = 0; i < nregions; i++) {
+		struct region *r = &regions[i];
+		if (r->raw == raw && r->end - r->bump >= VMS_SEG_SIZE) {
+			uintptr_t at = r->bump;
+			r->bump += VMS_SEG_SIZE;
+			return at;
 		}
 	}
 	return 0;
@@ -129,8 +136,9 @@ static bool install_region(uintptr_t base, size_t size, bool raw)
 static uintptr_t carve(bool *raw)
 {
 	for (int tries = 0; tries < 4; tries++) {
+		*raw = want_raw();
 		vms_alloc_lock(&vms_region_lock);
-		uintptr_t at = carve_locked(raw);
+		uintptr_t at = carve_locked(*raw);
 		vms_alloc_unlock(&vms_region_lock);
 		if (at != 0) {
 			return at;
@@ -144,6 +152,9 @@ static uintptr_t carve(bool *raw)
 		}
 		vms_alloc_lock(&vms_region_lock);
 		bool ok = install_region(base, size, rraw);
+		if (rraw && !*raw) {
+			arena_refused = true; /* the arena is full: the kernel's from now on */
+		}
 		vms_alloc_unlock(&vms_region_lock);
 		if (!ok) {
 			vms_mem_unmap(base, size, rraw);
