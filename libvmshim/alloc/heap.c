@@ -303,9 +303,15 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
 	vms_assert(n > 0);
 	size_t end = off + (size_t)n * bs;
 	if (end > s->commit) {
-		/* Commit steps of 64 KiB, or four blocks: a VM call each. */
-		size_t step = 4 * (size_t)bs > VMS_COMMIT_STEP ? 4 * (size_t)bs : VMS_COMMIT_STEP;
+		/* A VM call per step: the first commits 16 KiB (or four blocks),
+		 * each next one doubles what the span has, so a class with few
+		 * blocks in use keeps little memory and a busy one gets its
+		 * span in a few calls. */
+		size_t step = 4 * (size_t)bs > VMS_COMMIT_MIN ? 4 * (size_t)bs : VMS_COMMIT_MIN;
 		size_t want = (end + step - 1) / step * step;
+		if (want < 2 * (size_t)s->commit) {
+			want = 2 * (size_t)s->commit;
+		}
 		size_t span_bytes = vms_span_bytes(seg);
 		want = want > span_bytes ? span_bytes : want;
 		int r = vms_mem_commit(s->start + s->commit, want - s->commit, seg->raw);
@@ -407,6 +413,9 @@ void *vms_heap_alloc_slow(struct vms_heap *h, unsigned cls, bool zero)
 	 * blocks freed since then become reusable, and it can be released. */
 	if ((++h->tick & 255) == 0 && vms_segment_abandoned_pending()) {
 		vms_segment_adopt_some(h, 1);
+	}
+	if ((h->tick & 15) == 0 && h->free_committed != 0) {
+		vms_heap_decay(h);
 	}
 	struct vms_span *s = find_span(h, cls);
 	if (s == NULL) {
@@ -663,6 +672,8 @@ void vms_heap_abandon(struct vms_heap *h)
 				vms_segment_release(h, seg);
 				continue;
 			}
+			/* What the thread freed goes back to the VM with it. */
+			vms_heap_purge_segment(h, seg);
 			vms_seglist_remove(h, seg);
 			for (unsigned i = 1; i < seg->nslots; i++) {
 				h->committed -= seg->spans[i].commit;
@@ -728,7 +739,7 @@ void vms_heap_collect(struct vms_heap *h, bool force)
 	process_delayed(h);
 	for_each_used_span(h, collect_span);
 	if (force) {
-		vms_heap_purge(h, 0);
+		vms_heap_purge(h, 0, 0);
 	}
 }
 

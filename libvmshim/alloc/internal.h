@@ -77,9 +77,19 @@ void vms_segment_abandon(struct vms_segment *seg);
 struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg);
 /* True when freeing the slot released its (now empty) segment. */
 bool vms_slot_free(struct vms_heap *h, struct vms_span *s);
-/* Decommits free slots until the heap keeps at most keep committed bytes free. */
-void vms_heap_purge(struct vms_heap *h, size_t keep);
+/* Decommits free slots, those freed longest ago first, until the heap
+ * keeps at most keep committed bytes free; with min_age_ms, only slots
+ * free for at least that long. */
+void vms_heap_purge(struct vms_heap *h, size_t keep, uint32_t min_age_ms);
 size_t vms_purge_threshold(const struct vms_heap *h);
+/* Decommits every free committed slot of seg. */
+void vms_heap_purge_segment(struct vms_heap *h, struct vms_segment *seg);
+/* The decay policy, run on slow paths: decommits slots free for longer
+ * than VMS_DECAY_MS. */
+void vms_heap_decay(struct vms_heap *h);
+#define VMS_DECAY_MS 100u
+/* A coarse monotonic clock in milliseconds (wraps; compare differences). */
+uint32_t vms_now_ms(void);
 /* The segment list of a heap: link, unlink, move to the front (has a free slot). */
 void vms_seglist_push(struct vms_heap *h, struct vms_segment *seg);
 void vms_seglist_remove(struct vms_heap *h, struct vms_segment *seg);

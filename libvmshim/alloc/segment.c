@@ -12,12 +12,16 @@
  * VM) and its address goes on a free stack kept outside the arena (its
  * header is decommitted with it).
  *
- * Decommit policy (vms_slot_free, vms_heap_purge):
- *   - a slot freed by its span keeps its committed memory, so a heap that
- *     frees and allocates spans does not populate again;
- *   - when a heap's committed-but-free bytes exceed vms_purge_threshold
- *     (1/4 of what it has committed, at least 4 MiB), free slots are
- *     decommitted until half of that is left;
+ * Decommit policy (vms_slot_free, vms_heap_decay, vms_heap_purge):
+ *   - a slot freed by its span keeps its committed memory for a while, so
+ *     a heap that frees and allocates spans does not populate again;
+ *   - decay: a slot free for VMS_DECAY_MS (100 ms) is decommitted the next
+ *     time its heap takes a slow path (looked at every 50 ms at most);
+ *   - cap: when a heap's committed-but-free bytes exceed
+ *     vms_purge_threshold (1/4 of what it has committed, at least 4 MiB),
+ *     free slots are decommitted at once until half of that is left;
+ *   - a thread that exits decommits the free slots of the segments it
+ *     leaves to others;
  *   - a segment with no span in use is released at once, except one per
  *     heap kept as a spare;
  *   - when the arena's kernel-mapping count is past half its budget,
@@ -32,6 +36,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "os/pool.h"
 #include "os/raw.h"
@@ -412,7 +417,7 @@ bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
 	s->in_full = 0;
 	s->next = s->prev = NULL;
 	__atomic_store_n(&s->xfree, 0, __ATOMIC_RELAXED);
-	s->freed_tick = h->tick;
+	s->freed_ms = vms_now_ms();
 	bool was_full = seg->free_mask == 0;
 	seg->free_mask |= 1ULL << s->slot;
 	h->free_committed += s->commit;
@@ -426,26 +431,41 @@ bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
 			return true;
 		}
 	}
-	if (!h->exiting && h->free_committed > vms_purge_threshold(h)) {
-		vms_heap_purge(h, vms_purge_threshold(h) / 2);
+	if (!h->exiting) {
+		if (h->free_committed > vms_purge_threshold(h)) {
+			vms_heap_purge(h, vms_purge_threshold(h) / 2, 0);
+		} else {
+			vms_heap_decay(h);
+		}
 	}
 	return false;
 }
 
-/* Decommits the free committed slots of seg, oldest-freed runs first
- * within the segment; stops once h keeps at most keep bytes. */
-static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t keep)
+uint32_t vms_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Decommits the free committed slots of seg freed at least min_age_ms ago,
+ * in runs of neighbours (one VM call each); stops once h keeps at most
+ * keep bytes. */
+static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t keep,
+			  uint32_t min_age_ms, uint32_t now)
 {
 	unsigned n = seg->nslots;
 	for (unsigned i = 1; i < n && h->free_committed > keep;) {
 		struct vms_span *s = &seg->spans[i];
-		if (!(seg->free_mask & (1ULL << i)) || s->commit == 0) {
+		if (!(seg->free_mask & (1ULL << i)) || s->commit == 0 ||
+		    now - s->freed_ms < min_age_ms) {
 			i++;
 			continue;
 		}
 		unsigned j = i;
 		size_t bytes = 0;
-		while (j < n && (seg->free_mask & (1ULL << j)) && seg->spans[j].commit != 0) {
+		while (j < n && (seg->free_mask & (1ULL << j)) && seg->spans[j].commit != 0 &&
+		       now - seg->spans[j].freed_ms >= min_age_ms) {
 			bytes += seg->spans[j].commit;
 			j++;
 		}
@@ -461,8 +481,9 @@ static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t ke
 	}
 }
 
-void vms_heap_purge(struct vms_heap *h, size_t keep)
+void vms_heap_purge(struct vms_heap *h, size_t keep, uint32_t min_age_ms)
 {
+	uint32_t now = vms_now_ms();
 	for (int kind = 0; kind < VMS_SEG_KINDS; kind++) {
 		struct vms_segment *seg = h->segs[kind];
 		while (seg != NULL && h->free_committed > keep) {
@@ -470,10 +491,29 @@ void vms_heap_purge(struct vms_heap *h, size_t keep)
 			if (seg->used_spans == 0 && h->empty_segs > 1) {
 				vms_segment_release(h, seg);
 			} else if (seg->raw || !vms_mem_many_kmaps()) {
-				purge_segment(h, seg, keep);
+				purge_segment(h, seg, keep, min_age_ms, now);
 			}
 			seg = next;
 		}
+	}
+}
+
+void vms_heap_purge_segment(struct vms_heap *h, struct vms_segment *seg)
+{
+	if (seg->raw || !vms_mem_many_kmaps()) {
+		purge_segment(h, seg, 0, 0, vms_now_ms());
+	}
+}
+
+void vms_heap_decay(struct vms_heap *h)
+{
+	uint32_t now = vms_now_ms();
+	if ((int32_t)(now - h->next_decay_ms) < 0) {
+		return;
+	}
+	h->next_decay_ms = now + VMS_DECAY_MS / 2;
+	if (h->free_committed > 0) {
+		vms_heap_purge(h, 0, VMS_DECAY_MS);
 	}
 }
 

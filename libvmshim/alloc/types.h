@@ -60,11 +60,10 @@
 #define VMS_REGION_SHIFT 30
 #define VMS_REGION_GRAIN (1UL << VMS_REGION_SHIFT)
 #define VMS_ADDR_BITS 48
-/* Committed bytes of slot 0 (the header); the same size as a small span,
- * so that a fresh segment's committed memory is one contiguous run. */
-#define VMS_HEADER_COMMIT (64UL << 10)
-/* Medium spans are committed in steps of this many bytes. */
-#define VMS_COMMIT_STEP (64UL << 10)
+/* Committed bytes of slot 0 (the header: 64 + 64 * 128 bytes). */
+#define VMS_HEADER_COMMIT (12UL << 10)
+/* The first commit of a span (later ones double it: heap.c). */
+#define VMS_COMMIT_MIN (16UL << 10)
 
 enum vms_seg_kind { VMS_SEG_SMALL = 0, VMS_SEG_MEDIUM = 1, VMS_SEG_KINDS = 2 };
 
@@ -103,7 +102,7 @@ struct vms_span {
 	struct vms_span *delayed_next; /* (a) heap->delayed link */
 	uint32_t commit;               /* (o) committed bytes of the slot */
 	uint32_t dirty;                /* (o) bytes of the slot that may be dirty */
-	uint32_t freed_tick;           /* (o) heap tick when the slot was freed */
+	uint32_t freed_ms;             /* (o) vms_now_ms() when the slot was freed */
 };
 _Static_assert(sizeof(struct vms_span) == 128, "span descriptors are two cache lines");
 
@@ -119,6 +118,8 @@ struct vms_segment {
 	struct vms_segment *next, *prev; /* (o) heap list, (x) abandoned, (r) free */
 	struct vms_span spans[VMS_MAX_SLOTS];
 };
+
+_Static_assert(sizeof(struct vms_segment) <= VMS_HEADER_COMMIT, "the header fits its commit");
 
 struct vms_bin {
 	struct vms_span *first, *last; /* (o) spans that may have free blocks */
@@ -151,6 +152,7 @@ struct vms_heap {
 	size_t free_committed;                  /* (o) committed bytes in free slots */
 	size_t committed;                       /* (o) committed bytes of owned segments */
 	uint32_t tick;                          /* (o) slow-path events */
+	uint32_t next_decay_ms;                 /* (o) when free slots are looked at next */
 	uint32_t empty_segs;                    /* (o) owned segments with no span in use */
 	uint64_t folded[VMS_AC_COUNT];          /* (g) calls already folded into vms_stats */
 	uint64_t folded_alloc[VMS_NCLASS];      /* (g) */

@@ -578,7 +578,7 @@ static void test_purge_keeps_accounting(void **state)
 	for (int i = 0; i < 200; i += 2) {
 		xfree(p[i]);
 	}
-	vms_heap_purge(h, 0);
+	vms_heap_purge(h, 0, 0);
 	assert_true(h->free_committed == 0 || vms_mem_many_kmaps());
 	for (int i = 1; i < 200; i += 2) {
 		fill(p[i], 60000, 3);
