@@ -12,11 +12,12 @@
  * Design, in the spirit of mimalloc (free-list sharding per span) with
  * jemalloc-like classes:
  *
- *  - Classes: 48 classes from 16 B to 128 KiB, four per doubling (at most
+ *  - Classes: 60 classes from 16 B to 1 MiB, four per doubling (at most
  *    25% waste).  Small blocks (<= 8 KiB) come from 64 KiB spans, medium
- *    ones (<= 128 KiB) from 512 KiB spans; spans live in 4 MiB segments
- *    owned by one thread's heap.  Above 128 KiB, "big" blocks get their own
- *    mapping.
+ *    ones (<= 128 KiB) from 512 KiB spans, large ones (<= 1 MiB) from
+ *    1 MiB spans; spans live in 4 MiB segments owned by one thread's heap,
+ *    so a freed block is reused without asking the VM for anything.  Above
+ *    1 MiB, "big" blocks get their own mapping.
  *  - Metadata outside the blocks: a span's descriptor and free-list heads
  *    are in its segment's header (slot 0), found from any block pointer by
  *    masking; big blocks are described in a hash table in memory from the
@@ -36,11 +37,11 @@
  *  - Thread exit (pthread key destructor): the heap collects what it can,
  *    releases empty segments and abandons the others to a global list;
  *    a thread needing a fresh span adopts an abandoned segment first.
- *  - Memory goes back (segment.c): empty spans keep their pages for reuse
- *    up to a threshold (1/4 of the heap's committed memory, at least
- *    4 MiB), free slots beyond it are decommitted (vm_madvise
- *    MADV_DONTNEED), and a segment with nothing in use is released at
- *    once (one spare per heap).  Big blocks go back to the VM on free,
+ *  - Memory goes back (segment.c): the slots of empty spans keep their
+ *    pages for reuse for 100 ms (decay), or until the heap holds more than
+ *    1/8 of its committed memory free (at least 8 MiB), then are
+ *    decommitted (vm_madvise MADV_DONTNEED); a segment with nothing in use
+ *    is released the same way (one spare of each kind per heap kept).  Big blocks go back to the VM on free,
  *    except a small cache of recently freed mappings (big.c).
  *  - Big blocks: one mapping each (vm_mmap); realloc moves their pages with
  *    vm_mremap(MREMAP_MAYMOVE), never copying bytes.
@@ -111,7 +112,7 @@ void *vms_calloc(struct vms_heap *h, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (vms_likely(bytes <= VMS_MEDIUM_MAX)) {
+	if (vms_likely(bytes <= VMS_LARGE_MAX)) {
 		return vms_alloc_class(h, vms_size_class(bytes), true);
 	}
 	return vms_big_alloc(bytes, 0, true);
@@ -141,7 +142,7 @@ void *vms_realloc(struct vms_heap *h, void *p, size_t size)
 			return p;
 		}
 	} else {
-		if (size > VMS_MEDIUM_MAX) {
+		if (size > VMS_LARGE_MAX) {
 			void *q = vms_big_realloc(p, size);
 			if (q != NULL) {
 				return q;
@@ -175,7 +176,7 @@ static void *aligned_block(struct vms_heap *h, size_t align, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (size <= VMS_MEDIUM_MAX && align <= VMS_MEDIUM_MAX) {
+	if (size <= VMS_LARGE_MAX && align <= VMS_LARGE_MAX) {
 		/* Spans are aligned to their size, so every block of a class whose
 		 * size is a multiple of align is aligned. */
 		unsigned cls = vms_size_class(size > align ? size : align);

@@ -109,7 +109,7 @@ static inline void *vms_alloc_class(struct vms_heap *h, unsigned cls, bool zero)
 
 static inline void *vms_malloc(struct vms_heap *h, size_t size)
 {
-	if (vms_likely(size <= VMS_MEDIUM_MAX)) {
+	if (vms_likely(size <= VMS_LARGE_MAX)) {
 		return vms_alloc_class(h, vms_size_class(size), false);
 	}
 	return vms_big_alloc(size, 0, false);
@@ -155,9 +155,11 @@ static inline void vms_free(struct vms_heap *h, void *p)
 		vms_bump(&h->cls_free[s->cls]);
 		b->next = s->local_free;
 		s->local_free = b;
-		/* An empty span leaves its bin, unless it is the one the class
-		 * allocates from. */
-		if (vms_unlikely((--s->used == 0 && s != h->cur[s->cls]) || s->in_full)) {
+		/* An empty span leaves its bin, unless it is the one a small or
+		 * medium class allocates from. */
+		if (vms_unlikely((--s->used == 0 &&
+				  (s != h->cur[s->cls] || s->cls >= VMS_NMEDIUM)) ||
+				 s->in_full)) {
 			vms_span_free_slow(h, s);
 		}
 		return;

@@ -1,5 +1,5 @@
 /*
- * alloc/big.c - blocks above VMS_MEDIUM_MAX (128 KiB): one mapping each.
+ * alloc/big.c - blocks above VMS_LARGE_MAX (1 MiB): one mapping each.
  *
  * Owns: the table of big blocks (an open-addressing hash table keyed by
  * the block's address, in memory from the kernel, so no big block carries

@@ -39,13 +39,9 @@
 #define MEDIUM_EXTEND_MAX 16u
 
 struct vms_span vms_empty_span;
-#define E &vms_empty_span
 struct vms_heap vms_empty_heap = {
-	.cur = { E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
-		 E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E },
+	.cur = { [0 ... VMS_NCLASS - 1] = &vms_empty_span },
 };
-#undef E
-_Static_assert(VMS_NCLASS == 48, "vms_empty_heap.cur has 48 initialisers");
 
 __thread struct vms_heap *vms_tls_heap
 	__attribute__((tls_model("initial-exec"))) = &vms_empty_heap;
@@ -307,7 +303,9 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
 		 * each next one doubles what the span has, so a class with few
 		 * blocks in use keeps little memory and a busy one gets its
 		 * span in a few calls. */
-		size_t step = 4 * (size_t)bs > VMS_COMMIT_MIN ? 4 * (size_t)bs : VMS_COMMIT_MIN;
+		size_t step = seg->kind == VMS_SEG_LARGE	   ? bs
+			      : 4 * (size_t)bs > VMS_COMMIT_MIN ? 4 * (size_t)bs
+								  : VMS_COMMIT_MIN;
 		size_t want = (end + step - 1) / step * step;
 		if (want < 2 * (size_t)s->commit) {
 			want = 2 * (size_t)s->commit;
@@ -340,7 +338,7 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
  * *adopted set when an adopted segment brought spans to look at first. */
 static struct vms_span *span_new(struct vms_heap *h, unsigned cls, bool *adopted)
 {
-	enum vms_seg_kind kind = cls < VMS_NSMALL ? VMS_SEG_SMALL : VMS_SEG_MEDIUM;
+	enum vms_seg_kind kind = vms_class_kind(cls);
 	struct vms_segment *seg = h->segs[kind];
 	if (seg == NULL || seg->free_mask == 0) {
 		seg = vms_segment_adopt(h, kind);
@@ -435,17 +433,36 @@ void *vms_heap_alloc_slow(struct vms_heap *h, unsigned cls, bool zero)
 	return b;
 }
 
-/* An empty span leaves its bin for its segment, unless it is the span its
- * class allocates from (kept, so that one malloc/free pair in a loop does
- * not take and free a slot each time; it is reused first anyway). */
+/* An empty span leaves its bin for its segment, unless it is the span a
+ * small or medium class allocates from (kept, so that one malloc/free pair
+ * in a loop does not take and free a slot each time; the decay check
+ * retires medium ones later).  A large span (one to six blocks) leaves at
+ * once: its slot, still committed, serves the next large block of any
+ * class. */
 static void span_retire(struct vms_heap *h, struct vms_span *s)
 {
-	if (h->cur[s->cls] == s) {
+	if (h->cur[s->cls] == s && s->cls < VMS_NMEDIUM) {
 		return;
 	}
 	wait_not_busy(s);
 	bin_remove(h, s);
 	vms_slot_free(h, s);
+}
+
+void vms_heap_retire_idle(struct vms_heap *h)
+{
+	for (unsigned c = VMS_NSMALL; c < VMS_NCLASS; c++) {
+		struct vms_span *s = h->cur[c];
+		if (s == &vms_empty_span || s->in_full) {
+			continue;
+		}
+		vms_span_collect(s);
+		if (s->used == 0) {
+			wait_not_busy(s);
+			bin_remove(h, s);
+			vms_slot_free(h, s);
+		}
+	}
 }
 
 void vms_span_free_slow(struct vms_heap *h, struct vms_span *s)

@@ -88,6 +88,7 @@ void vms_heap_purge_segment(struct vms_heap *h, struct vms_segment *seg);
  * than VMS_DECAY_MS. */
 void vms_heap_decay(struct vms_heap *h);
 #define VMS_DECAY_MS 100u
+#define VMS_MAX_EMPTY 4u
 /* A coarse monotonic clock in milliseconds (wraps; compare differences). */
 uint32_t vms_now_ms(void);
 /* The segment list of a heap: link, unlink, move to the front (has a free slot). */
@@ -123,6 +124,8 @@ void vms_span_collect(struct vms_span *s);
 /* Puts a span taken over with an adopted segment into h's bins; true if
  * it holds no block in use (the caller frees its slot). */
 bool vms_span_adopted(struct vms_heap *h, struct vms_span *s);
+/* Retires the empty current spans of medium and large classes. */
+void vms_heap_retire_idle(struct vms_heap *h);
 struct vms_heap *vms_heap_get(void);
 void vms_heap_abandon(struct vms_heap *h);
 /* Brings h up to date: notified spans back in their bins, remote frees
@@ -139,7 +142,7 @@ void vms_heap_class_usage(uint64_t blocks[VMS_NCLASS]);
 _Noreturn void vms_alloc_bad_pointer(const void *p, const char *what);
 void vms_alloc_init_once(void);
 
-/* alloc/big.c: allocations above VMS_MEDIUM_MAX, one mapping each. */
+/* alloc/big.c: allocations above VMS_LARGE_MAX, one mapping each. */
 void *vms_big_alloc(size_t size, size_t align, bool zero);
 void vms_big_free(void *p);
 size_t vms_big_usable(const void *p);

@@ -17,13 +17,19 @@
  *     a heap that frees and allocates spans does not populate again;
  *   - decay: a slot free for VMS_DECAY_MS (100 ms) is decommitted the next
  *     time its heap takes a slow path (looked at every 50 ms at most);
+ *   - an empty span stays with its class while it is the one the class
+ *     allocates from; the decay check retires such spans of medium and
+ *     large classes (up to 1 MiB each), so their slots decay too;
  *   - cap: when a heap's committed-but-free bytes exceed
- *     vms_purge_threshold (1/4 of what it has committed, at least 4 MiB),
- *     free slots are decommitted at once until half of that is left;
+ *     vms_purge_threshold (1/8 of what it has committed, at least 8 MiB),
+ *     free slots are decommitted at once, those free longest first, until
+ *     half of that is left;
  *   - a thread that exits decommits the free slots of the segments it
  *     leaves to others;
- *   - a segment with no span in use is released at once, except one per
- *     heap kept as a spare;
+ *   - a segment with no span in use is released by the same decay (or
+ *     the cap), except one of each kind per heap kept as a spare, and at
+ *     once when the heap has more than VMS_MAX_EMPTY (4) empty ones of
+ *     its kind;
  *   - when the arena's kernel-mapping count is past half its budget,
  *     decommitting single slots stops (each hole can cost two kernel
  *     mappings); whole segments are still released.
@@ -238,7 +244,9 @@ struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 	/* Fresh or decommitted memory: the header reads zero. */
 	struct vms_segment *seg = (struct vms_segment *)at;
 	seg->kind = (uint8_t)kind;
-	seg->span_shift = kind == VMS_SEG_SMALL ? VMS_SMALL_SPAN_SHIFT : VMS_MEDIUM_SPAN_SHIFT;
+	seg->span_shift = kind == VMS_SEG_SMALL	   ? VMS_SMALL_SPAN_SHIFT
+			  : kind == VMS_SEG_MEDIUM ? VMS_MEDIUM_SPAN_SHIFT
+						   : VMS_LARGE_SPAN_SHIFT;
 	seg->nslots = (uint8_t)(VMS_SEG_SIZE >> seg->span_shift);
 	seg->raw = raw;
 	seg->used_spans = 0;
@@ -255,7 +263,7 @@ struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 	vms_seglist_push(h, seg);
 	h->committed += VMS_HEADER_COMMIT;
 	vms_gauge_add(&vms_seg_committed, VMS_HEADER_COMMIT);
-	h->empty_segs++;
+	h->empty_segs[kind]++;
 	__atomic_fetch_add(&segments_live, 1, __ATOMIC_RELAXED);
 	return seg;
 }
@@ -271,7 +279,7 @@ void vms_segment_release(struct vms_heap *h, struct vms_segment *seg)
 	}
 	h->committed -= committed;
 	vms_gauge_add(&vms_seg_committed, -(int64_t)committed);
-	h->empty_segs--;
+	h->empty_segs[seg->kind]--;
 	bool raw = seg->raw;
 	seg->magic = 0;
 	__atomic_store_n(&seg->heap, NULL, __ATOMIC_RELEASE);
@@ -318,7 +326,7 @@ static bool adopt_one(struct vms_heap *h, enum vms_seg_kind kind, struct vms_seg
 	vms_seglist_push(h, seg);
 	h->committed += VMS_HEADER_COMMIT;
 	if (seg->used_spans == 0) {
-		h->empty_segs++;
+		h->empty_segs[kind]++;
 	}
 	for (unsigned i = 1; i < seg->nslots; i++) {
 		struct vms_span *s = &seg->spans[i];
@@ -390,7 +398,7 @@ struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg)
 	struct vms_span *s = &seg->spans[pick];
 	seg->free_mask &= ~(1ULL << pick);
 	if (seg->used_spans++ == 0) {
-		h->empty_segs--;
+		h->empty_segs[seg->kind]--;
 	}
 	h->free_committed -= s->commit;
 	if (seg->free_mask == 0) {
@@ -401,8 +409,8 @@ struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg)
 
 size_t vms_purge_threshold(const struct vms_heap *h)
 {
-	size_t t = h->committed / 4;
-	return t < (4UL << 20) ? (4UL << 20) : t;
+	size_t t = h->committed / 8;
+	return t < (8UL << 20) ? (8UL << 20) : t;
 }
 
 bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
@@ -425,18 +433,19 @@ bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
 		vms_seglist_update(h, seg);
 	}
 	if (--seg->used_spans == 0) {
-		h->empty_segs++;
-		if (h->empty_segs > 1 || h->exiting) {
+		/* Empty segments decay like free slots (one of each kind stays
+		 * as a spare); beyond VMS_MAX_EMPTY of a kind they go at once. */
+		seg->empty_ms = vms_now_ms();
+		if (++h->empty_segs[seg->kind] > VMS_MAX_EMPTY || h->exiting) {
 			vms_segment_release(h, seg);
 			return true;
 		}
 	}
-	if (!h->exiting) {
-		if (h->free_committed > vms_purge_threshold(h)) {
-			vms_heap_purge(h, vms_purge_threshold(h) / 2, 0);
-		} else {
-			vms_heap_decay(h);
-		}
+	/* Only the cap here: slot frees happen inside loops over segments
+	 * (collect, adopt), which decay (run on allocation slow paths) must
+	 * not disturb; the cap frees no span and releases no segment in use. */
+	if (!h->exiting && h->free_committed > vms_purge_threshold(h)) {
+		vms_heap_purge(h, vms_purge_threshold(h) / 2, 0);
 	}
 	return false;
 }
@@ -481,19 +490,32 @@ static void purge_segment(struct vms_heap *h, struct vms_segment *seg, size_t ke
 	}
 }
 
-void vms_heap_purge(struct vms_heap *h, size_t keep, uint32_t min_age_ms)
+static void purge_pass(struct vms_heap *h, size_t keep, uint32_t min_age_ms, uint32_t now)
 {
-	uint32_t now = vms_now_ms();
 	for (int kind = 0; kind < VMS_SEG_KINDS; kind++) {
 		struct vms_segment *seg = h->segs[kind];
 		while (seg != NULL && h->free_committed > keep) {
 			struct vms_segment *next = seg->next;
-			if (seg->used_spans == 0 && h->empty_segs > 1) {
+			if (seg->used_spans == 0 && h->empty_segs[kind] > 1 &&
+			    now - seg->empty_ms >= min_age_ms) {
 				vms_segment_release(h, seg);
 			} else if (seg->raw || !vms_mem_many_kmaps()) {
 				purge_segment(h, seg, keep, min_age_ms, now);
 			}
 			seg = next;
+		}
+	}
+}
+
+/* Oldest first, roughly: passes over slots free for at least 100, 25, 5
+ * and then 0 ms (no older than min_age_ms), until keep is reached. */
+void vms_heap_purge(struct vms_heap *h, size_t keep, uint32_t min_age_ms)
+{
+	static const uint32_t ages[] = { VMS_DECAY_MS, 25, 5, 0 };
+	uint32_t now = vms_now_ms();
+	for (size_t i = 0; i < sizeof ages / sizeof ages[0] && h->free_committed > keep; i++) {
+		if (ages[i] >= min_age_ms) {
+			purge_pass(h, keep, ages[i], now);
 		}
 	}
 }
@@ -512,6 +534,7 @@ void vms_heap_decay(struct vms_heap *h)
 		return;
 	}
 	h->next_decay_ms = now + VMS_DECAY_MS / 2;
+	vms_heap_retire_idle(h);
 	if (h->free_committed > 0) {
 		vms_heap_purge(h, 0, VMS_DECAY_MS);
 	}

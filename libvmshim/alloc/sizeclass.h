@@ -6,14 +6,15 @@
  * is the start of a block.  Pure and header-only: the malloc fast path
  * inlines it, and tests/alloc/test_alloc_unit.c checks it exhaustively.
  *
- * Classes (48):
+ * Classes (60):
  *   0..7    16, 32, ... 128              (16-byte steps)
- *   8..47   four per doubling above 128: 2^k + j 2^(k-2), j = 1..4, up to
- *           131072; so a block wastes at most 25% of a request (12.5% on
+ *   8..59   four per doubling above 128: 2^k + j 2^(k-2), j = 1..4, up to
+ *           1 MiB; so a block wastes at most 25% of a request (12.5% on
  *           average), like jemalloc's classes.
  * Classes 0..31 (up to 8 KiB) are "small": spans of 64 KiB.  Classes
- * 32..47 (up to 128 KiB) are "medium": spans of 512 KiB.  Larger requests
- * are "big" (alloc/big.c).  Every block is a multiple of 16 bytes, so
+ * 32..47 (up to 128 KiB) are "medium": spans of 512 KiB.  Classes 48..59
+ * (up to 1 MiB) are "large": spans of 1 MiB.  Larger requests are "big"
+ * (alloc/big.c).  Every block is a multiple of 16 bytes, so
  * every block is 16-byte aligned (max_align_t), and a class whose size is
  * a multiple of A has every block A-aligned because spans are aligned to
  * their size (alloc/types.h): memalign picks such a class.
@@ -24,13 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VMS_NCLASS 48
+#define VMS_NCLASS 60
 #define VMS_NSMALL 32               /* classes 0..31 are small */
+#define VMS_NMEDIUM 48              /* classes 32..47 are medium */
 #define VMS_SMALL_MAX 8192u         /* largest small block */
-#define VMS_MEDIUM_MAX 131072u      /* largest medium block: above, big */
+#define VMS_MEDIUM_MAX 131072u      /* largest medium block */
+#define VMS_LARGE_MAX 1048576u      /* largest large block: above, big */
 #define VMS_MIN_ALIGN 16u           /* alignment of every block */
 
-/* The class of a request of size bytes (0 < size <= VMS_MEDIUM_MAX; size 0
+/* The class of a request of size bytes (0 < size <= VMS_LARGE_MAX; size 0
  * is class 0 too). */
 static inline unsigned vms_size_class(size_t size)
 {
@@ -57,7 +60,7 @@ static inline uint32_t vms_class_size(unsigned cls)
  * Divisibility by a block size d = 2^shift * m (m odd) without dividing:
  * n is a multiple of d iff rotr32(n * inv, shift) <= lim, where inv is the
  * inverse of m modulo 2^32 and lim = (2^32 - 1) / d (Hacker's Delight
- * 10-17).  Valid for n < 2^32; span offsets are below 2^19.
+ * 10-17).  Valid for n < 2^32; span offsets are below 2^20.
  */
 struct vms_divtest {
 	uint32_t inv;

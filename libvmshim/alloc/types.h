@@ -5,13 +5,13 @@
  *   block    what malloc returns: one slot of a span, 16-byte aligned.  A
  *            free block holds struct vms_block (next link and a free tag).
  *   span     a run of memory carved into blocks of one size class: 64 KiB
- *            for small classes, 512 KiB for medium ones.  Its descriptor
+ *            for small classes, 512 KiB for medium ones, 1 MiB for large.  Its descriptor
  *            (struct vms_span) lives in its segment's header, never in the
  *            span itself.
  *   segment  a 4 MiB, 4 MiB-aligned piece of a region, owned by one heap:
  *            slot 0 holds the header (descriptors), slots 1.. are spans,
  *            all of one kind (small: 63 spans of 64 KiB, medium: 7 of
- *            512 KiB).  free() finds the header by masking the pointer.
+ *            512 KiB, large: 3 of 1 MiB).  free() finds the header by masking the pointer.
  *   region   address space reserved for segments: 1 GiB-aligned, a whole
  *            number of GiB, marked in a bitmap so free() can tell a segment
  *            pointer from a big one with one load.  Reserved once (never
@@ -19,7 +19,7 @@
  *   heap     one thread's allocator state: per class, the spans it
  *            allocates from; the segments it owns.  Reached through an
  *            initial-exec TLS pointer, so the hot paths take no lock.
- *   big      an allocation above VMS_MEDIUM_MAX: its own mapping, recorded
+ *   big      an allocation above VMS_LARGE_MAX: its own mapping, recorded
  *            in a hash table (alloc/big.c).
  *   commit   make memory present (populated) before blocks in it are handed
  *            out: the interim policy until kernel-side faults are handled
@@ -56,6 +56,7 @@
 #define VMS_SEG_MASK (VMS_SEG_SIZE - 1)
 #define VMS_SMALL_SPAN_SHIFT 16
 #define VMS_MEDIUM_SPAN_SHIFT 19
+#define VMS_LARGE_SPAN_SHIFT 20
 #define VMS_MAX_SLOTS (VMS_SEG_SIZE >> VMS_SMALL_SPAN_SHIFT) /* 64 */
 #define VMS_REGION_SHIFT 30
 #define VMS_REGION_GRAIN (1UL << VMS_REGION_SHIFT)
@@ -65,7 +66,12 @@
 /* The first commit of a span (later ones double it: heap.c). */
 #define VMS_COMMIT_MIN (16UL << 10)
 
-enum vms_seg_kind { VMS_SEG_SMALL = 0, VMS_SEG_MEDIUM = 1, VMS_SEG_KINDS = 2 };
+enum vms_seg_kind { VMS_SEG_SMALL = 0, VMS_SEG_MEDIUM = 1, VMS_SEG_LARGE = 2, VMS_SEG_KINDS = 3 };
+
+static inline enum vms_seg_kind vms_class_kind(unsigned cls)
+{
+	return cls < VMS_NSMALL ? VMS_SEG_SMALL : cls < VMS_NMEDIUM ? VMS_SEG_MEDIUM : VMS_SEG_LARGE;
+}
 
 /* State bits in the low bits of span->xfree. */
 #define VMS_XF_NONE 0u  /* owner not waiting for remote frees */
@@ -114,6 +120,7 @@ struct vms_segment {
 	uint8_t nslots;                /* (c) slots including slot 0 */
 	uint8_t raw;                   /* (c) outside the arena (kernel memory) */
 	uint32_t used_spans;           /* (o) slots in use */
+	uint32_t empty_ms;             /* (o) vms_now_ms() when used_spans became 0 */
 	uint64_t free_mask;            /* (o) bit i: slot i is free */
 	struct vms_segment *next, *prev; /* (o) heap list, (x) abandoned, (r) free */
 	struct vms_span spans[VMS_MAX_SLOTS];
@@ -153,7 +160,7 @@ struct vms_heap {
 	size_t committed;                       /* (o) committed bytes of owned segments */
 	uint32_t tick;                          /* (o) slow-path events */
 	uint32_t next_decay_ms;                 /* (o) when free slots are looked at next */
-	uint32_t empty_segs;                    /* (o) owned segments with no span in use */
+	uint32_t empty_segs[VMS_SEG_KINDS];     /* (o) owned segments with no span in use */
 	uint64_t folded[VMS_AC_COUNT];          /* (g) calls already folded into vms_stats */
 	uint64_t folded_alloc[VMS_NCLASS];      /* (g) */
 	uint64_t folded_free[VMS_NCLASS];       /* (g) */
