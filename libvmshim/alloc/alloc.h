@@ -98,7 +98,9 @@ static inline void *vms_alloc_class(struct vms_heap *h, unsigned cls, bool zero)
 		if (zero && !s->free_is_zero) {
 			__builtin_memset(b, 0, s->block_size);
 		} else {
-			b->next = NULL;
+			if (zero) {
+				b->next = NULL;
+			}
 			b->tag = 0;
 		}
 		vms_bump(&h->cls_alloc[cls]);
