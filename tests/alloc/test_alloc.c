@@ -549,12 +549,24 @@ static void test_memory_goes_back_after_a_peak(void **state)
 	for (int i = 0; i < N; i++) {
 		xfree(p[i]);
 	}
-	/* Empty segments are released, free slots beyond the threshold purged. */
+	/* Free memory beyond the cap went back at once (empty segments
+	 * released, free slots decommitted)... */
 	assert_true(h->committed <= base + vms_purge_threshold(h) + 2 * VMS_SEG_SIZE);
 	assert_true(h->free_committed <= vms_purge_threshold(h));
 	for (int k = 0; k < VMS_SEG_KINDS; k++) {
+		assert_true(h->empty_segs[k] <= VMS_MAX_EMPTY);
+	}
+	/* ...and after the decay time, the rest goes at the next slow path. */
+	usleep((VMS_DECAY_MS + 20) * 1000);
+	for (int i = 0; i < 64; i++) {
+		xfree(xmalloc(20000 + (size_t)i * 1000)); /* slow paths */
+	}
+	assert_true(h->free_committed <= (4u << 20));
+	vms_heap_collect(h, true);
+	for (int k = 0; k < VMS_SEG_KINDS; k++) {
 		assert_true(h->empty_segs[k] <= 1);
 	}
+	assert_true(h->free_committed == 0 || vms_mem_many_kmaps());
 #ifdef VMS_TEST_ARENA
 	/* The VM saw it: resident pages went down. */
 	int64_t resident = vms_gauge_now(&vms_stats.resident_pages);
