@@ -103,6 +103,23 @@ _Noreturn void vms_free_bad(const void *p)
 	vms_alloc_bad_pointer(p, "free(): invalid pointer");
 }
 
+void vms_free_other(struct vms_heap *h, void *p)
+{
+	struct vms_segment *seg;
+	struct vms_span *s = vms_block_span(p, &seg);
+	struct vms_block *b = p;
+	if (vms_unlikely(b->tag == vms_free_tag(b))) {
+		vms_free_bad(p);
+	}
+	b->tag = vms_free_tag(b);
+	if (h != &vms_empty_heap) {
+		vms_bump(&h->cls_free[s->cls]);
+	} else {
+		__atomic_fetch_add(&vms_orphan_cls_free[s->cls], 1, __ATOMIC_RELAXED);
+	}
+	vms_free_remote(seg, s, b);
+}
+
 /* ---- the family ---- */
 
 void *vms_calloc(struct vms_heap *h, size_t n, size_t size)

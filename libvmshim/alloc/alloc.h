@@ -137,6 +137,9 @@ static inline struct vms_span *vms_block_span(const void *p, struct vms_segment 
 	return s;
 }
 
+/* free() of a block whose segment the calling thread does not own. */
+void vms_free_other(struct vms_heap *h, void *p);
+
 static inline void vms_free(struct vms_heap *h, void *p)
 {
 	uintptr_t a = (uintptr_t)p;
@@ -146,32 +149,33 @@ static inline void vms_free(struct vms_heap *h, void *p)
 		}
 		return;
 	}
-	struct vms_segment *seg;
-	struct vms_span *s = vms_block_span(p, &seg);
-	struct vms_block *b = p;
-	if (vms_unlikely(b->tag == vms_free_tag(b))) {
-		vms_free_bad(p);
-	}
-	b->tag = vms_free_tag(b);
-	if (vms_likely(__atomic_load_n(&seg->heap, __ATOMIC_RELAXED) == h)) {
-		vms_bump(&h->cls_free[s->cls]);
-		b->next = s->local_free;
-		s->local_free = b;
-		/* An empty span leaves its bin, unless it is the one a small or
-		 * medium class allocates from. */
-		if (vms_unlikely((--s->used == 0 &&
-				  (s != h->cur[s->cls] || s->cls >= VMS_NMEDIUM)) ||
-				 s->in_full)) {
-			vms_span_free_slow(h, s);
-		}
+	struct vms_segment *seg = vms_segment_of(p);
+	if (vms_unlikely(__atomic_load_n(&seg->heap, __ATOMIC_RELAXED) != h)) {
+		vms_free_other(h, p);
 		return;
 	}
-	if (h != &vms_empty_heap) {
-		vms_bump(&h->cls_free[s->cls]);
-	} else {
-		__atomic_fetch_add(&vms_orphan_cls_free[s->cls], 1, __ATOMIC_RELAXED);
+	/* One of our own segments, so a live one: no magic to check. */
+	struct vms_span *s = &seg->spans[(a & VMS_SEG_MASK) >> seg->span_shift];
+	if (vms_unlikely(s->block_size == 0 ||
+			 !vms_divtest_ok((uint32_t)(a - s->start), s->div_inv, s->div_lim,
+					 s->div_shift))) {
+		vms_free_bad(p);
 	}
-	vms_free_remote(seg, s, b);
+	struct vms_block *b = p;
+	uintptr_t tag = vms_free_tag(b);
+	if (vms_unlikely(b->tag == tag)) {
+		vms_free_bad(p);
+	}
+	b->tag = tag;
+	vms_bump(&h->cls_free[s->cls]);
+	b->next = s->local_free;
+	s->local_free = b;
+	/* An empty span leaves its bin, unless it is the one a small or
+	 * medium class allocates from. */
+	if (vms_unlikely((--s->used == 0 && (s != h->cur[s->cls] || s->cls >= VMS_NMEDIUM)) ||
+			 s->in_full)) {
+		vms_span_free_slow(h, s);
+	}
 }
 
 #pragma GCC visibility pop

@@ -21,21 +21,24 @@
 #include "alloc/alloc.h"
 #include "shim/init.h"
 
-/* The first allocating call initialises the shim, then starts over: kept
- * out of line so that malloc's fast path saves no register. */
+/* A thread's first malloc (it has no heap yet): the first of the process
+ * also initialises the shim.  Kept out of line so that malloc's fast path
+ * saves no register and tests one pointer. */
 static __attribute__((noinline)) void *malloc_first(size_t size)
 {
 	vms_ensure_init();
-	return malloc(size);
+	struct vms_heap *h = vms_tls_heap;
+	vms_heap_count(h, VMS_AC_malloc);
+	return vms_malloc(h, size);
 }
 
 VMS_EXPORT void *malloc(size_t size)
 {
-	if (vms_unlikely(!__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE))) {
+	struct vms_heap *h = vms_tls_heap;
+	if (vms_unlikely(h == &vms_empty_heap)) {
 		return malloc_first(size);
 	}
-	struct vms_heap *h = vms_tls_heap;
-	vms_heap_count(h, VMS_AC_malloc);
+	vms_bump(&h->calls[VMS_AC_malloc]);
 	return vms_malloc(h, size);
 }
 
