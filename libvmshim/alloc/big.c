@@ -6,9 +6,10 @@
  * a header: the block is the mapping, page-aligned), a small cache of
  * recently freed mappings, and realloc of big blocks.
  *
- *   alloc    from the cache when a mapping of the right size (up to twice
- *            as large: shrunk in place when more than a quarter too
- *            large) is there, else a new mapping, populated whole
+ *   alloc    from the cache when it holds a mapping (the closest in size:
+ *            shrunk in place when more than a quarter too large, grown by
+ *            moving its pages when too small, so only the new tail is
+ *            populated), else a new mapping, populated whole
  *            (interim policy, see mem.c); calloc of a new mapping does not
  *            touch it (fresh pages are zero), a cached one is cleared.
  *   free     into the cache when it fits (at most 64 mappings, at most
@@ -134,14 +135,20 @@ static size_t cache_limit(void)
 	return l < CACHE_MIN ? CACHE_MIN : l;
 }
 
-/* The smallest cached mapping of len to 2 len bytes, removed from the
- * cache (the caller trims one more than a quarter too long). */
+/* The cached mapping closest to len bytes (the smallest at least as large,
+ * else the largest), removed from the cache: any populated page reused is
+ * a page not populated again. */
 static bool cache_take(size_t len, struct big *out)
 {
 	size_t best = CACHE_SLOTS;
 	for (size_t i = 0; i < cache_n; i++) {
-		if (cache[i].len >= len && cache[i].len <= 2 * len &&
-		    (best == CACHE_SLOTS || cache[i].len < cache[best].len)) {
+		if (best == CACHE_SLOTS) {
+			best = i;
+			continue;
+		}
+		size_t b = cache[best].len, c = cache[i].len;
+		bool c_fits = c >= len, b_fits = b >= len;
+		if ((c_fits && (!b_fits || c < b)) || (!c_fits && !b_fits && c > b)) {
 			best = i;
 		}
 	}
@@ -202,12 +209,22 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 		cached = cache_take(len, &b);
 		vms_alloc_unlock(&big_lock);
 	}
-	if (cached && b.len > len + len / 4) {
-		/* Shrinking in place unmaps the tail: no copy, no new mapping. */
+	if (cached && b.len != len && (b.len > len + len / 4 || b.len < len)) {
+		/* Shrinking unmaps the tail in place; growing moves the pages
+		 * (vm_mremap) and populates only the new tail.  Either way the
+		 * pages already there are not populated again. */
+		size_t dirty = b.len < len ? b.len : len;
 		uintptr_t q;
 		if (vms_mem_remap(b.ptr, b.len, len, b.raw, &q) == 0) {
-			vms_assert(q == b.ptr);
+			b.ptr = q;
 			b.len = len;
+		} else if (b.len < len) {
+			vms_mem_unmap(b.ptr, b.len, b.raw);
+			cached = false;
+		}
+		if (cached && zero) {
+			memset((void *)b.ptr, 0, dirty);
+			zero = false;
 		}
 	}
 	if (!cached) {
