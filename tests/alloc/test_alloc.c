@@ -359,7 +359,26 @@ static void test_big_blocks_map_remap_and_table(void **state)
 	assert_non_null(c);
 	assert_int_equal(c[199999], 1);
 	xfree(c);
-	/* calloc of a big block: zero whether fresh or from the cache. */
+	/* A big calloc reusing a dirty cached mapping, grown (pages moved, tail
+	 * populated) and shrunk: zero everywhere. */
+	size_t sizes[] = { 3u << 20, 5u << 20, 2u << 20, (2u << 20) + 4096, 9u << 20 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		vms_big_trim();
+		unsigned char *d = xmalloc(sizes[i]);
+		fill(d, sizes[i], 0xEE);
+		xfree(d);
+		size_t n = sizes[(i + 1) % (sizeof sizes / sizeof sizes[0])];
+		unsigned char *z = vms_calloc(H(), 1, n);
+		for (size_t k = 0; k < n; k += 61) {
+			if (z[k] != 0) {
+				fail_msg("calloc(%zu) after a dirty %zu: byte %zu is %#x", n, sizes[i], k, z[k]);
+			}
+		}
+		assert_int_equal(z[n - 1], 0);
+		fill(z, n, 0x11);
+		xfree(z);
+	}
+	/* calloc of a large block: zero whether fresh or from the cache. */
 	for (int round = 0; round < 3; round++) {
 		unsigned char *z = vms_calloc(H(), 1, 300000);
 		for (size_t k = 0; k < 300000; k += 97) {
