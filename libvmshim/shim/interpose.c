@@ -18,11 +18,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc/alloc.h"
 #include "os/raw.h"
 #include "shim/init.h"
 #include "util/stats.h"
@@ -261,16 +263,38 @@ VMS_EXPORT void *sbrk(intptr_t increment)
 	return (void *)old;
 }
 
+/*
+ * The map lock across fork (until the fork issue gives the VM its own fork
+ * handling): another thread inside a vm_* call at the moment of the fork
+ * would leave the child's copy of the lock held forever.  The lock is
+ * taken by an atfork prepare handler registered at start, so it runs after
+ * the program's own prepare handlers (glibc runs them in reverse order)
+ * and is released by the first parent/child handlers: handlers that mmap
+ * or allocate still can.
+ */
+static uint64_t fork_saved_mask;
+static void fork_prepare(void) { vms_map_write_lock(&fork_saved_mask); }
+static void fork_release(void) { vms_map_write_unlock(&fork_saved_mask); }
+
+void vms_fork_handlers_init(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 VMS_EXPORT pid_t fork(void)
 {
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_fork);
+	vms_alloc_prefork();
 	pid_t pid = __fork();
+	int saved = errno;
 	if (pid == 0) {
-		int saved = errno;
+		vms_alloc_postfork_child();
 		vms_init_after_fork_child();
-		errno = saved;
+	} else {
+		vms_alloc_postfork_parent();
 	}
+	errno = saved;
 	return pid;
 }
 

@@ -16,6 +16,16 @@
 #include "util/options.h"
 
 struct vms_stats vms_stats;
+void (*vms_stats_collect_hook)(void);
+size_t (*vms_stats_alloc_json_hook)(char *buf, size_t cap);
+
+static void collect(void)
+{
+	void (*hook)(void) = __atomic_load_n(&vms_stats_collect_hook, __ATOMIC_ACQUIRE);
+	if (hook != NULL) {
+		hook();
+	}
+}
 
 static const char *const call_names[VMS_CALL_COUNT] = {
 #define X(name) #name,
@@ -80,6 +90,7 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 {
 	struct sink s = { buf, cap, 0 };
 	const struct vms_stats *st = &vms_stats;
+	collect();
 	SINK(&s, "{\"version\": 1, \"pid\": %ld, \"calls\": {", vms_raw_getpid());
 	for (int i = 0; i < VMS_CALL_COUNT; i++) {
 		SINK(&s, "%s\"%s\": %llu", i ? ", " : "", call_names[i],
@@ -105,8 +116,15 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 		 "\"written_back_pages\": %llu}",
 	     (long long)vms_gauge_now(&st->file_dirty), (long long)load_peak(&st->file_dirty),
 	     (unsigned long long)load(&st->written_back_pages));
-	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}}\n",
+	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}",
 	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
+	size_t (*alloc_json)(char *, size_t) =
+		__atomic_load_n(&vms_stats_alloc_json_hook, __ATOMIC_ACQUIRE);
+	if (alloc_json != NULL && s.len + 3 < s.cap) {
+		SINK(&s, ", ");
+		s.len += alloc_json(s.buf + s.len, s.cap - s.len);
+	}
+	SINK(&s, "}\n");
 	return s.len;
 }
 
@@ -114,6 +132,7 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 {
 	struct sink s = { buf, cap, 0 };
 	const struct vms_stats *st = &vms_stats;
+	collect();
 	SINK(&s, "libvmshim statistics: %s (pid %ld)\n", title, vms_raw_getpid());
 	SINK(&s, "  calls:");
 	int shown = 0;

@@ -12,7 +12,8 @@
  *    "vmas": {"count": N, "peak": N},
  *    "kernel": {"mappings": N, "mappings_peak": N},
  *    "file": {"dirty_pages": N, "dirty_peak": N, "written_back_pages": N},
- *    "arena": {"start": N, "end": N}}
+ *    "arena": {"start": N, "end": N},
+ *    "alloc": {"blocks": N, "bytes": N, ... , "classes": {"16": N, ...}}}
  *
  * New keys may be added; existing ones keep their meaning.  Updating a
  * counter is async-signal-safe.
@@ -87,6 +88,15 @@ static inline void vms_count_add(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
+
+/*
+ * Hooks the allocator sets when it starts (util/ does not depend on
+ * alloc/): collect folds its per-thread call counters into vms_stats
+ * before a rendering; alloc_json renders its members ("alloc": {...}) for
+ * the JSON document.  NULL until then.
+ */
+extern void (*vms_stats_collect_hook)(void);
+extern size_t (*vms_stats_alloc_json_hook)(char *buf, size_t cap);
 
 /* Adds delta to a gauge and raises its peak when exceeded. */
 void vms_gauge_add(struct vms_gauge *g, int64_t delta);

@@ -1,0 +1,192 @@
+/*
+ * alloc/mem.c - where the allocator's memory comes from.
+ *
+ * Owns: every request the allocator makes for memory.  Inside the arena
+ * they go through the internal VM API (vm_mmap, vm_munmap, vm_madvise,
+ * vm_mremap), never through the interposed symbols; when the arena is
+ * unavailable (no arena, arena full: VMS_PASSTHROUGH) they go to the kernel
+ * through os/raw.h, so the program still runs.  Takes no lock of its own;
+ * callers hold none of the allocator's locks across these calls, so the
+ * VM's map lock never nests inside an allocator lock.
+ *
+ * Interim populate policy (until kernel-side faults are handled, issue 9):
+ * a system call writing into an arena page never touched fails with EFAULT
+ * instead of faulting, and programs read() into fresh malloc buffers (stdio
+ * and readdir do it inside libc).  So every byte the allocator hands out is
+ * made present first: vms_mem_commit populates (MADV_POPULATE_WRITE) what
+ * it commits, and big mappings are populated whole when they are made or
+ * grown.  Memory outside the arena is the kernel's and needs none of this.
+ */
+#include "config.h"
+#include "alloc/internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "os/raw.h"
+#include "vm/mm.h"
+
+#define PAGE VMS_PAGE_SIZE
+
+struct vms_mem_counts vms_mem_counts;
+
+static void count(uint64_t *calls, uint64_t *bytes, size_t len)
+{
+	__atomic_fetch_add(calls, 1, __ATOMIC_RELAXED);
+	if (bytes != NULL) {
+		__atomic_fetch_add(bytes, len, __ATOMIC_RELAXED);
+	}
+}
+
+static bool arena_ready(void)
+{
+	return __atomic_load_n(&vms_mm.base, __ATOMIC_RELAXED) != 0;
+}
+
+/* Unmaps [a, b) wherever it lives. */
+static void unmap_range(uintptr_t a, uintptr_t b, bool raw)
+{
+	if (a >= b) {
+		return;
+	}
+	if (!raw) {
+		int r = vm_munmap((void *)a, b - a);
+		if (r != VMS_PASSTHROUGH) {
+			return;
+		}
+	}
+	vms_raw_munmap((void *)a, b - a);
+}
+
+/* Maps len bytes aligned to align (a power of two >= PAGE) without
+ * populating; 0 and *out, or an errno.  *raw tells where it went. */
+static int map_aligned(size_t len, size_t align, int extra_flags, uintptr_t *out, bool *raw)
+{
+	size_t want = len + (align > PAGE ? align - PAGE : 0);
+	if (want < len) {
+		return ENOMEM;
+	}
+	uintptr_t at = 0;
+	*raw = true;
+	if (arena_ready()) {
+		void *p;
+		int r = vm_mmap(NULL, want, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0, &p);
+		if (r == 0) {
+			at = (uintptr_t)p;
+			*raw = false;
+		} else if (r != VMS_PASSTHROUGH) {
+			return r;
+		}
+	}
+	if (*raw) {
+		long r = vms_raw_mmap(NULL, want, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+		if (vms_raw_failed(r)) {
+			return (int)-r;
+		}
+		at = (uintptr_t)r;
+	}
+	uintptr_t aligned = (at + align - 1) & ~(uintptr_t)(align - 1);
+	unmap_range(at, aligned, *raw);
+	unmap_range(aligned + len, at + want, *raw);
+	*out = aligned;
+	return 0;
+}
+
+uintptr_t vms_mem_reserve_region(size_t size, bool *raw)
+{
+	uintptr_t at;
+	if (map_aligned(size, VMS_REGION_GRAIN, MAP_NORESERVE, &at, raw) != 0) {
+		return 0;
+	}
+	return at;
+}
+
+int vms_mem_commit(uintptr_t p, size_t len, bool raw)
+{
+	if (raw || len == 0) {
+		return 0; /* the kernel fills its own pages on first touch */
+	}
+	count(&vms_mem_counts.commits, &vms_mem_counts.commit_bytes, len);
+	int r = vm_madvise((void *)p, len, MADV_POPULATE_WRITE);
+	return r == VMS_PASSTHROUGH ? 0 : r;
+}
+
+void vms_mem_decommit(uintptr_t p, size_t len, bool raw)
+{
+	if (len == 0) {
+		return;
+	}
+	count(&vms_mem_counts.decommits, &vms_mem_counts.decommit_bytes, len);
+	if (!raw) {
+		int r = vm_madvise((void *)p, len, MADV_DONTNEED);
+		if (r != VMS_PASSTHROUGH) {
+			return;
+		}
+	}
+	vms_raw_madvise((void *)p, len, MADV_DONTNEED);
+}
+
+int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw)
+{
+	count(&vms_mem_counts.maps, &vms_mem_counts.map_bytes, len);
+	if (align <= PAGE && arena_ready()) {
+		/* The common case in one VM call: map and populate together. */
+		void *p;
+		int r = vm_mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0, &p);
+		if (r == 0) {
+			*out = (uintptr_t)p;
+			*raw = false;
+			return 0;
+		}
+		if (r != VMS_PASSTHROUGH) {
+			return r;
+		}
+	}
+	int r = map_aligned(len, align < PAGE ? PAGE : align, 0, out, raw);
+	if (r == 0 && !*raw) {
+		vms_mem_commit(*out, len, false);
+	}
+	return r;
+}
+
+void vms_mem_unmap(uintptr_t p, size_t len, bool raw)
+{
+	count(&vms_mem_counts.unmaps, NULL, len);
+	unmap_range(p, p + len, raw);
+}
+
+int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, uintptr_t *out)
+{
+	count(&vms_mem_counts.remaps, NULL, 0);
+	if (!raw) {
+		void *q;
+		int r = vm_mremap((void *)p, old_len, new_len, MREMAP_MAYMOVE, NULL, &q);
+		if (r == 0) {
+			*out = (uintptr_t)q;
+			if (new_len > old_len) {
+				vms_mem_commit((uintptr_t)q + old_len, new_len - old_len, false);
+			}
+			return 0;
+		}
+		if (r != VMS_PASSTHROUGH) {
+			return r;
+		}
+	}
+	long r = vms_raw_mremap((void *)p, old_len, new_len, MREMAP_MAYMOVE, NULL);
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	*out = (uintptr_t)r;
+	return 0;
+}
+
+bool vms_mem_many_kmaps(void)
+{
+	if (!arena_ready()) {
+		return false;
+	}
+	return __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED) > vms_mm.kmaps_budget / 2;
+}
