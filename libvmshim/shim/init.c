@@ -58,7 +58,6 @@ void vms_init_after_fork_child(void)
 __attribute__((constructor)) static void vms_constructor(void)
 {
 	vms_ensure_init();
-	vms_fork_handlers_init();
 }
 
 /* The exit reports: statistics, and the maps view.  Once per process. */

@@ -22,10 +22,6 @@ static inline void vms_ensure_init(void)
 	}
 }
 
-/* shim/interpose.c: registers the atfork handlers that hold the VM's map
- * lock across fork.  Called once, from the constructor (it may allocate). */
-void vms_fork_handlers_init(void);
-
 /* Called in the child after fork: per-process state starts afresh. */
 void vms_init_after_fork_child(void);
 

@@ -263,24 +263,6 @@ VMS_EXPORT void *sbrk(intptr_t increment)
 	return (void *)old;
 }
 
-/*
- * The map lock across fork (until the fork issue gives the VM its own fork
- * handling): another thread inside a vm_* call at the moment of the fork
- * would leave the child's copy of the lock held forever.  The lock is
- * taken by an atfork prepare handler registered at start, so it runs after
- * the program's own prepare handlers (glibc runs them in reverse order)
- * and is released by the first parent/child handlers: handlers that mmap
- * or allocate still can.
- */
-static uint64_t fork_saved_mask;
-static void fork_prepare(void) { vms_map_write_lock(&fork_saved_mask); }
-static void fork_release(void) { vms_map_write_unlock(&fork_saved_mask); }
-
-void vms_fork_handlers_init(void)
-{
-	pthread_atfork(fork_prepare, fork_release, fork_release);
-}
-
 VMS_EXPORT pid_t fork(void)
 {
 	vms_ensure_init();

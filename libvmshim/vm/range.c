@@ -254,8 +254,11 @@ int vm_mlockall(int flags)
 			at = v != NULL ? v->end : vms_mm.end;
 		}
 		for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
-			if (!(v->flags & VMS_VMA_FOREIGN) && v->prot != PROT_NONE &&
-			    !(flags & MCL_ONFAULT)) {
+			/* A MAP_NORESERVE mapping is a sparse reservation (the
+			 * allocator's regions are): populating it whole would
+			 * exhaust memory, so only its present pages stay. */
+			if (!(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_NORESERVE)) &&
+			    v->prot != PROT_NONE && !(flags & MCL_ONFAULT)) {
 				vms_populate_locked(v, v->start, v->end, (v->prot & PROT_WRITE) != 0);
 			}
 		}
