@@ -11,9 +11,10 @@
  *           files ahead;
  *   REMOVE on private anonymous memory: EINVAL, as on Linux (on files the
  *           kernel answers: EACCES unless shared and writable);
- *   DONTFORK, WIPEONFORK, DONTDUMP, NOHUGEPAGE, MERGEABLE and their
- *           opposites: applied by the kernel and recorded on the VMA, so
- *           that fork (vm/fork.c) and the kernel-mapping count know them.
+ *   DONTFORK, WIPEONFORK, DONTDUMP, HUGEPAGE, NOHUGEPAGE, MERGEABLE and
+ *           their opposites: applied by the kernel and recorded on the VMA
+ *           (splitting it as Linux splits its own), so that fork
+ *           (vm/fork.c), mremap and the kernel-mapping count know them.
  * Every other advice, and the three above on shared memory, is applied by
  * the kernel to the mapped pieces of the range.
  *
@@ -52,19 +53,25 @@ static void drop_private(uintptr_t s, uintptr_t e)
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 }
 
-/* The VMA flag a kernel-kept advice sets or clears (0: not such an advice). */
-static unsigned kernel_flag_of(int advice, bool *set)
+/* The VMA flag a kernel-kept advice sets or clears (0: not such an advice);
+ * *opposite gets the flag it clears at the same time, if any. */
+static unsigned kernel_flag_of(int advice, bool *set, unsigned *opposite)
 {
 	*set = true;
+	*opposite = 0;
 	switch (advice) {
+	case MADV_HUGEPAGE:
+		*opposite = VMS_VMA_NOHUGEPAGE;
+		return VMS_VMA_HUGEPAGE;
+	case MADV_NOHUGEPAGE:
+		*opposite = VMS_VMA_HUGEPAGE;
+		return VMS_VMA_NOHUGEPAGE;
 	case MADV_DOFORK: *set = false; /* fall through */
 	case MADV_DONTFORK: return VMS_VMA_DONTFORK;
 	case MADV_KEEPONFORK: *set = false; /* fall through */
 	case MADV_WIPEONFORK: return VMS_VMA_WIPEONFORK;
 	case MADV_DODUMP: *set = false; /* fall through */
 	case MADV_DONTDUMP: return VMS_VMA_DONTDUMP;
-	case MADV_HUGEPAGE: *set = false; /* fall through */
-	case MADV_NOHUGEPAGE: return VMS_VMA_NOHUGEPAGE;
 	case MADV_UNMERGEABLE: *set = false; /* fall through */
 	case MADV_MERGEABLE: return VMS_VMA_MERGEABLE;
 	default: return 0;
@@ -73,7 +80,8 @@ static unsigned kernel_flag_of(int advice, bool *set)
 
 /* Advice the kernel records on its mapping: apply it there, then record it
  * on the VMA (clipped to the piece) so both split alike. */
-static int advise_kernel_flag(uintptr_t s, uintptr_t e, int advice, unsigned flag, bool set)
+static int advise_kernel_flag(uintptr_t s, uintptr_t e, int advice, unsigned flag, bool set,
+			      unsigned opposite)
 {
 	long r = vms_raw_madvise((void *)s, e - s, advice);
 	if (vms_raw_failed(r)) {
@@ -84,7 +92,7 @@ static int advise_kernel_flag(uintptr_t s, uintptr_t e, int advice, unsigned fla
 	}
 	long before = vms_kmaps_boundaries(s, e);
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, s);
-	v->flags = set ? v->flags | flag : v->flags & ~flag;
+	v->flags = (set ? v->flags | flag : v->flags & ~flag) & ~opposite;
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;
@@ -95,13 +103,14 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 {
 	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
 	bool set;
+	unsigned opposite;
 	if (v->flags & VMS_VMA_FOREIGN) {
 		long r = vms_raw_madvise((void *)s, e - s, advice);
 		return vms_raw_failed(r) ? (int)-r : 0;
 	}
-	unsigned flag = kernel_flag_of(advice, &set);
+	unsigned flag = kernel_flag_of(advice, &set, &opposite);
 	if (flag != 0) {
-		return advise_kernel_flag(s, e, advice, flag, set);
+		return advise_kernel_flag(s, e, advice, flag, set, opposite);
 	}
 	switch (advice) {
 	case MADV_DONTNEED:

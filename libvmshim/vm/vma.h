@@ -54,6 +54,8 @@ struct vms_vma {
 #define VMS_VMA_NOHUGEPAGE  0x400u  /* MADV_NOHUGEPAGE */
 #define VMS_VMA_MERGEABLE   0x800u  /* MADV_MERGEABLE */
 #define VMS_VMA_NOWRITE     0x2000u /* shared file opened read-only: PROT_WRITE is EACCES */
+#define VMS_VMA_HUGEPAGE    0x4000u /* MADV_HUGEPAGE from the program (the arena
+				      * carries it already: not a kernel split) */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
