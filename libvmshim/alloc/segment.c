@@ -21,7 +21,8 @@
  *     allocates from; the decay check retires such spans of medium and
  *     large classes (up to 1 MiB each), so their slots decay too;
  *   - cap: when a heap's committed-but-free bytes exceed
- *     vms_purge_threshold (1/8 of what it has committed, at least 8 MiB),
+ *     vms_purge_threshold (1/8 of what it has committed, at least 32 MiB:
+ *     less made a 16 MiB batch of 64 KiB blocks populate again each round),
  *     free slots are decommitted at once, those free longest first, until
  *     half of that is left;
  *   - a thread that exits decommits the free slots of the segments it
@@ -410,7 +411,7 @@ struct vms_span *vms_slot_take(struct vms_heap *h, struct vms_segment *seg)
 size_t vms_purge_threshold(const struct vms_heap *h)
 {
 	size_t t = h->committed / 8;
-	return t < (8UL << 20) ? (8UL << 20) : t;
+	return t < (32UL << 20) ? (32UL << 20) : t;
 }
 
 bool vms_slot_free(struct vms_heap *h, struct vms_span *s)
