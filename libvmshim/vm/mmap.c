@@ -8,7 +8,7 @@
  * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (0 for
  * anonymous memory), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
- * once; EAGAIN over RLIMIT_MEMLOCK).  Everything else (devices, HUGETLB,
+ * once when the kernel allows the lock).  Everything else (devices, HUGETLB,
  * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
  * through, so the kernel gives its own answer.
  *

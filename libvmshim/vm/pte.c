@@ -266,8 +266,13 @@ size_t vms_pte_span(const struct vms_pte_table *t, uintptr_t addr, vms_pte_t **f
 		return 1;
 	}
 	uint64_t n = PTE_FANOUT - (pn & PTE_MASK);
+	if (pte_has_middle(t) && pte_load_child(&t->top[pn >> (2 * PTE_BITS)]) == NULL) {
+		/* A whole middle node is missing: skip all of it at once, so walks
+		 * over huge sparse reservations cost what is populated. */
+		n = (1ULL << (2 * PTE_BITS)) - (pn & ((1ULL << (2 * PTE_BITS)) - 1));
+	}
 	if (n > t->npages - pn) {
-		n = t->npages - pn;  /* the last leaf ends with the table */
+		n = t->npages - pn;  /* the last node ends with the table */
 	}
 	vms_pte_t *leaf = pte_find_leaf(t, pn);
 	*first = leaf == NULL ? NULL : &leaf[pn & PTE_MASK];

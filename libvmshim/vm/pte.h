@@ -96,8 +96,10 @@ vms_pte_t *vms_pte_lookup(const struct vms_pte_table *t, uintptr_t addr);
 vms_pte_t *vms_pte_ensure(struct vms_pte_table *t, uintptr_t addr);
 /*
  * For walks: the number of pages from addr to the end of addr's leaf (at
- * least 1), with *first set to addr's PTE, or NULL when that leaf does not
- * exist (all those PTEs are zero).  addr must be inside the table.
+ * least 1), with *first set to addr's PTE; or, when that leaf does not
+ * exist, *first NULL and the number of pages to the end of the largest
+ * missing subtree holding addr (its leaf, or its whole middle node): all
+ * those PTEs are zero.  addr must be inside the table.
  */
 size_t vms_pte_span(const struct vms_pte_table *t, uintptr_t addr, vms_pte_t **first);
 /*

@@ -298,7 +298,10 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
 			 : vms_raw_mlock((void *)start, end - start);
 	if (vms_raw_failed(r)) {
-		return r == -ENOMEM || r == -EPERM ? EAGAIN : (int)-r;
+		/* As Linux, a mapping stays mapped when locking it fails (the
+		 * kernel checks RLIMIT_MEMLOCK before mapping; the shim cannot
+		 * tell that failure from a failed population, so it maps). */
+		return 0;
 	}
 	long before = vms_kmaps_boundaries(start, end);
 	v->flags |= VMS_VMA_LOCKED;
