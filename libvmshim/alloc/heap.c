@@ -364,11 +364,52 @@ static struct vms_span *span_new(struct vms_heap *h, unsigned cls, bool *adopted
 	return s;
 }
 
+#if VMS_DEBUG >= 2
+/* The bins and segment lists of h agree with the invariants of types.h. */
+static void heap_check(struct vms_heap *h)
+{
+	for (unsigned c = 0; c < VMS_NCLASS; c++) {
+		struct vms_bin *bin = &h->bins[c];
+		vms_assert(h->cur[c] == (bin->first != NULL ? bin->first : &vms_empty_span));
+		struct vms_span *prev = NULL;
+		for (struct vms_span *s = bin->first; s != NULL; prev = s, s = s->next) {
+			struct vms_segment *seg = vms_segment_of(s);
+			vms_assert(seg->heap == h && seg->magic == vms_seg_magic(seg));
+			vms_assert(s->cls == c && s->block_size == vms_class_size(c) && !s->in_full);
+			vms_assert(s->prev == prev && s->capacity <= s->reserved && s->used <= s->capacity);
+			vms_assert(!(seg->free_mask & (1ULL << s->slot)));
+		}
+		vms_assert(bin->last == prev);
+		for (struct vms_span *s = bin->full; s != NULL; s = s->next) {
+			vms_assert(s->in_full && s->cls == c && vms_segment_of(s)->heap == h);
+		}
+	}
+	for (int kind = 0; kind < VMS_SEG_KINDS; kind++) {
+		unsigned empty = 0;
+		for (struct vms_segment *seg = h->segs[kind]; seg != NULL; seg = seg->next) {
+			vms_assert(seg->heap == h && seg->kind == kind);
+			vms_assert(seg->next == NULL || seg->next->prev == seg);
+			unsigned used = (unsigned)__builtin_popcountll(~seg->free_mask &
+				((seg->nslots == 64 ? ~0ULL : (1ULL << seg->nslots) - 1) & ~1ULL));
+			vms_assert(used == seg->used_spans);
+			empty += seg->used_spans == 0;
+		}
+		vms_assert(empty == h->empty_segs[kind]);
+	}
+}
+#else
+static void heap_check(struct vms_heap *h)
+{
+	(void)h;
+}
+#endif
+
 /* A span of class cls with a free block, first in its bin; NULL when
  * memory cannot be had. */
 static struct vms_span *find_span(struct vms_heap *h, unsigned cls)
 {
 	bool adopted = false;
+	heap_check(h);
 	for (;;) {
 		if (__atomic_load_n(&h->delayed, __ATOMIC_RELAXED) != NULL) {
 			process_delayed(h);
