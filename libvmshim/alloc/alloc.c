@@ -39,7 +39,7 @@
  *    a thread needing a fresh span adopts an abandoned segment first.
  *  - Memory goes back (segment.c): the slots of empty spans keep their
  *    pages for reuse for 100 ms (decay), or until the heap holds more than
- *    1/8 of its committed memory free (at least 8 MiB), then are
+ *    1/8 of its committed memory free (at least 32 MiB), then are
  *    decommitted (vm_madvise MADV_DONTNEED); a segment with nothing in use
  *    is released the same way (one spare of each kind per heap kept).  Big blocks go back to the VM on free,
  *    except a small cache of recently freed mappings (big.c).
