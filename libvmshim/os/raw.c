@@ -111,6 +111,10 @@ long vms_raw_fstat(int fd, struct stat *st) { return SC2(SYS_fstat, fd, st); }
 long vms_raw_fcntl(int fd, int cmd, long arg) { return SC3(SYS_fcntl, fd, cmd, arg); }
 long vms_raw_dup_cloexec(int fd, int min_fd) { return SC3(SYS_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, min_fd); }
 long vms_raw_getpid(void) { return SC0(SYS_getpid); }
+long vms_raw_getrlimit(int resource, struct rlimit *rl)
+{
+	return SC4(SYS_prlimit64, 0, resource, 0, rl);
+}
 long vms_raw_gettid(void) { return SC0(SYS_gettid); }
 long vms_raw_tgkill(int tgid, int tid, int sig) { return SC3(SYS_tgkill, tgid, tid, sig); }
 long vms_raw_sched_yield(void) { return SC0(SYS_sched_yield); }

@@ -51,6 +51,8 @@ long vms_raw_fcntl(int fd, int cmd, long arg);
 /* fcntl(fd, F_DUPFD_CLOEXEC, min_fd). */
 long vms_raw_dup_cloexec(int fd, int min_fd);
 long vms_raw_getpid(void);
+struct rlimit;
+long vms_raw_getrlimit(int resource, struct rlimit *rl);
 long vms_raw_gettid(void);
 long vms_raw_tgkill(int tgid, int tid, int sig);
 long vms_raw_sched_yield(void);

@@ -282,17 +282,14 @@ size_t vms_dirty_pages(uintptr_t start, uintptr_t end)
 	return count_pages(start, end, VMS_PTE_PRESENT | VMS_PTE_DIRTY);
 }
 
-bool vms_range_mapped(uintptr_t start, uintptr_t end)
+uintptr_t vms_mapped_prefix_end(uintptr_t start, uintptr_t end)
 {
 	uintptr_t at = start;
-	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end); v != NULL && at < end;
-	     v = vms_vma_next(v)) {
-		if (v->start > at) {
-			return false;
-		}
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && at < end && v->start <= at; v = vms_vma_next(v)) {
 		at = v->end;
 	}
-	return at >= end;
+	return at < end ? at : end;
 }
 
 void vms_vmas_gauge_sync(void)

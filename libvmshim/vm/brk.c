@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 #include "os/raw.h"
 #include "util/stats.h"
@@ -34,7 +33,7 @@ static uintptr_t start_brk, cur_brk; /* (m) */
 static uint64_t data_limit(void)
 {
 	struct rlimit rl;
-	long r = vms_syscall6(SYS_prlimit64, 0, RLIMIT_DATA, 0, (long)&rl, 0, 0);
+	long r = vms_raw_getrlimit(RLIMIT_DATA, &rl);
 	return vms_raw_failed(r) || rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
 }
 

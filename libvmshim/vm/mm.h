@@ -136,8 +136,9 @@ size_t vms_present_pages(uintptr_t start, uintptr_t end);
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
 /* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */
 void vms_vmas_gauge_sync(void);
-/* True when VMAs cover [start, end) without a hole.  Map lock held. */
-bool vms_range_mapped(uintptr_t start, uintptr_t end);
+/* The end of the part of [start, end) that VMAs cover without a hole from
+ * start: end itself when there is no hole.  Map lock held. */
+uintptr_t vms_mapped_prefix_end(uintptr_t start, uintptr_t end);
 
 /* vm/lock.c */
 void vms_map_read_lock(void);

@@ -345,11 +345,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		goto out;
 	}
 	if (!(flags & MREMAP_DONTUNMAP)) {
-		if (nlen <= olen) {
-			err = nlen < olen ? vm_unmap_locked(a + nlen, a + olen) : 0;
-			*out = (void *)a;
-			goto out;
-		}
+		/* Growing (shrinks were answered above). */
 		err = grow_in_place(v, a, olen, nlen);
 		if (err == 0 || !(flags & MREMAP_MAYMOVE)) {
 			*out = (void *)a;

@@ -38,17 +38,6 @@
 #define MLOCK_ONFAULT 0x01
 #endif
 
-/* The end of the mapped prefix of [start, end): end when there is no hole. */
-static uintptr_t mapped_prefix_end(uintptr_t start, uintptr_t end)
-{
-	uintptr_t at = start;
-	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
-	     v != NULL && at < end && v->start <= at; v = vms_vma_next(v)) {
-		at = v->end;
-	}
-	return at < end ? at : end;
-}
-
 /*
  * After MS_SYNC wrote [s, e) of the shared file mapping v: its dirty pages
  * are clean again, so they are counted as written back and write-protected
@@ -115,7 +104,7 @@ int vm_msync(void *addr, size_t len, int flags)
 			}
 		}
 	}
-	bool hole = !vms_range_mapped(start, end);
+	bool hole = vms_mapped_prefix_end(start, end) < end;
 	vms_map_write_unlock(&saved);
 	return err != 0 ? err : hole ? ENOMEM : 0;
 }
@@ -137,7 +126,7 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	vms_prefault((uintptr_t)vec, (end - start) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
 	uint64_t saved;
 	vms_map_write_lock(&saved);
-	uintptr_t prefix = mapped_prefix_end(start, end);
+	uintptr_t prefix = vms_mapped_prefix_end(start, end);
 	/* The kernel first: it checks the vector (EFAULT) and answers for
 	 * files; anonymous memory is then reported from the shim's own table. */
 	long r = prefix > start ? vms_raw_mincore((void *)start, prefix - start, vec) : 0;
@@ -199,7 +188,7 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
-	uintptr_t prefix = mapped_prefix_end(start, end);
+	uintptr_t prefix = vms_mapped_prefix_end(start, end);
 	long r = 0;
 	if (prefix > start) {
 		if (lock && !(flags & MLOCK_ONFAULT)) {
