@@ -292,6 +292,57 @@ uintptr_t vms_mapped_prefix_end(uintptr_t start, uintptr_t end)
 	return at < end ? at : end;
 }
 
+/* Sets the kernel protection of [*run, end) if a run is pending. */
+static void flush_run(uintptr_t *run, uintptr_t end, int *run_prot)
+{
+	if (*run_prot >= 0) {
+		long r = vms_raw_mprotect((void *)*run, end - *run, *run_prot);
+		if (vms_raw_failed(r)) {
+			vms_fatal("cannot set the protection of [%p, %p): errno %ld", (void *)*run,
+				  (void *)end, -r);
+		}
+	}
+	*run_prot = -1;
+}
+
+size_t vms_reprotect(struct vms_vma *v, uintptr_t start, uintptr_t end,
+		     vms_pte_t (*change)(vms_pte_t))
+{
+	long before = vms_kmaps_boundaries(start, end);
+	uintptr_t run = 0;
+	int run_prot = -1;
+	size_t changed = 0;
+	for (uintptr_t x = start; x < end;) {
+		vms_pte_t *pt;
+		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
+		stop = stop < end ? stop : end;
+		if (pt == NULL) {
+			flush_run(&run, x, &run_prot);
+			x = stop;
+			continue;
+		}
+		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
+			vms_pte_t pte = vms_pte_load(pt);
+			vms_pte_t now = (pte & VMS_PTE_PRESENT) && change != NULL ? change(pte) : pte;
+			int hw = (pte & VMS_PTE_PRESENT) ? vms_hw_prot(v, now) : -1;
+			if (hw < 0 || (now == pte && hw == vms_pte_prot(pte))) {
+				flush_run(&run, x, &run_prot);
+				continue;
+			}
+			if (hw != run_prot) {
+				flush_run(&run, x, &run_prot);
+				run = x;
+				run_prot = hw;
+			}
+			changed += now != pte;
+			vms_pte_store(pt, (now & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
+		}
+	}
+	flush_run(&run, end, &run_prot);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	return changed;
+}
+
 void vms_vmas_gauge_sync(void)
 {
 	vms_gauge_add(&vms_stats.vmas,

@@ -52,48 +52,10 @@
 
 static uint64_t fork_saved_mask;
 
-/* Write-protects the pending run [*run, end), if any. */
-static void flush_run(uintptr_t *run, uintptr_t end, int *run_prot)
+/* A present page the kernel lets the program write becomes COW. */
+static vms_pte_t mark_cow(vms_pte_t pte)
 {
-	if (*run_prot >= 0 && vms_raw_failed(vms_raw_mprotect((void *)*run, end - *run, *run_prot))) {
-		vms_fatal("fork: cannot write-protect [%p, %p)", (void *)*run, (void *)end);
-	}
-	*run_prot = -1;
-}
-
-/* Marks the present writable pages of v COW and write-protects them, one
- * mprotect per run; missing page-table leaves are skipped whole. */
-static void cow_protect(struct vms_vma *v)
-{
-	long before = vms_kmaps_boundaries(v->start, v->end);
-	uintptr_t run = 0;
-	int run_prot = -1;
-	for (uintptr_t x = v->start; x < v->end;) {
-		vms_pte_t *pt;
-		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
-		stop = stop < v->end ? stop : v->end;
-		if (pt == NULL) {
-			flush_run(&run, x, &run_prot);
-			x = stop;
-			continue;
-		}
-		for (; x < stop; x += VMS_PAGE_SIZE, pt++) {
-			vms_pte_t pte = vms_pte_load(pt);
-			if (!(pte & VMS_PTE_PRESENT) || !(vms_pte_prot(pte) & PROT_WRITE)) {
-				flush_run(&run, x, &run_prot);
-				continue;
-			}
-			int hw = vms_hw_prot(v, pte | VMS_PTE_COW);
-			if (hw != run_prot) {
-				flush_run(&run, x, &run_prot);
-				run = x;
-				run_prot = hw;
-			}
-			vms_pte_store(pt, ((pte | VMS_PTE_COW) & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
-		}
-	}
-	flush_run(&run, v->end, &run_prot);
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+	return (vms_pte_prot(pte) & PROT_WRITE) ? pte | VMS_PTE_COW : pte;
 }
 
 void vms_fork_prepare(void)
@@ -106,7 +68,7 @@ void vms_fork_prepare(void)
 		if (!(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN | VMS_VMA_DONTFORK |
 				  VMS_VMA_WIPEONFORK)) &&
 		    (v->prot & PROT_WRITE)) {
-			cow_protect(v);
+			vms_reprotect(v, v->start, v->end, mark_cow);
 		}
 	}
 }

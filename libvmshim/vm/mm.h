@@ -134,6 +134,16 @@ void vms_arena_hugepages_off(void);
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
 /* Present and dirty pages in [start, end). */
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
+/*
+ * Gives the present pages of [start, end) inside v the kernel protection
+ * vms_hw_prot says they should have after change (NULL: no change to the
+ * PTE; for instance after v->prot changed), one mprotect per run of pages
+ * whose protection changes; the kernel-mapping count follows.  Returns how
+ * many PTEs change altered.  Map lock held for writing.  Not for the fault
+ * path, which works on the pages it claimed.
+ */
+size_t vms_reprotect(struct vms_vma *v, uintptr_t start, uintptr_t end,
+		     vms_pte_t (*change)(vms_pte_t));
 /* Sets the statistics' VMA gauge to the set's size.  Map lock held for writing. */
 void vms_vmas_gauge_sync(void);
 /* The end of the part of [start, end) that VMAs cover without a hole from

@@ -27,43 +27,11 @@
 #include "vm/mm.h"
 
 /* Gives v the protection prot, in the table and for its present pages
- * (each run of present pages that end up with one kernel protection gets
- * one mprotect; file pages stay write-protected until written). */
+ * (file pages stay write-protected until written: vms_hw_prot). */
 static void change_prot(struct vms_vma *v, int prot)
 {
-	long before = vms_kmaps_boundaries(v->start, v->end);
 	v->prot = prot;
-	uintptr_t run = 0;
-	int run_prot = -1;
-	for (uintptr_t x = v->start; x <= v->end; x += VMS_PAGE_SIZE) {
-		vms_pte_t *pt = x < v->end ? vms_pte_lookup(&vms_mm.ptes, x) : NULL;
-		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
-		int hw = (pte & VMS_PTE_PRESENT) ? vms_hw_prot(v, pte) : -1;
-		if (hw != run_prot && run_prot >= 0) {
-			long r = vms_raw_mprotect((void *)run, x - run, run_prot);
-			if (vms_raw_failed(r)) {
-				vms_fatal("mprotect of present pages [%p, %p) failed: errno %ld",
-					  (void *)run, (void *)x, -r);
-			}
-		}
-		if (hw != run_prot) {
-			run = x;
-			run_prot = hw;
-		}
-		if (hw >= 0) {
-			vms_pte_store(pt, (pte & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
-		}
-		if (pt == NULL && x < v->end && hw < 0) {
-			/* Skip the rest of a missing page-table leaf quickly. */
-			vms_pte_t *first;
-			size_t span = vms_pte_span(&vms_mm.ptes, x, &first);
-			if (first == NULL && span > 1) {
-				uintptr_t stop = x + (span - 1) * VMS_PAGE_SIZE;
-				x = stop < v->end ? stop : v->end - VMS_PAGE_SIZE;
-			}
-		}
-	}
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
+	vms_reprotect(v, v->start, v->end, NULL);
 }
 
 int vm_mprotect(void *addr, size_t len, int prot)

@@ -38,6 +38,11 @@
 #define MLOCK_ONFAULT 0x01
 #endif
 
+static vms_pte_t mark_clean(vms_pte_t pte)
+{
+	return pte & ~VMS_PTE_DIRTY;
+}
+
 /*
  * After MS_SYNC wrote [s, e) of the shared file mapping v: its dirty pages
  * are clean again, so they are counted as written back and write-protected
@@ -45,24 +50,7 @@
  */
 static void written_back(struct vms_vma *v, uintptr_t s, uintptr_t e)
 {
-	long before = vms_kmaps_boundaries(s, e);
-	size_t n = 0;
-	for (uintptr_t x = s; x < e; x += VMS_PAGE_SIZE) {
-		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
-		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
-		if (!(pte & VMS_PTE_PRESENT) || !(pte & VMS_PTE_DIRTY)) {
-			continue;
-		}
-		pte &= ~VMS_PTE_DIRTY;
-		int hw = vms_hw_prot(v, pte);
-		long r = vms_raw_mprotect((void *)x, VMS_PAGE_SIZE, hw);
-		if (vms_raw_failed(r)) {
-			vms_fatal("msync: cannot write-protect %p: errno %ld", (void *)x, -r);
-		}
-		vms_pte_store(pt, (pte & ~VMS_PTE_PROT_MASK) | (vms_pte_t)hw);
-		n++;
-	}
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+	size_t n = vms_reprotect(v, s, e, mark_clean);
 	vms_gauge_add(&vms_stats.file_dirty, -(int64_t)n);
 	vms_count_add(&vms_stats.written_back_pages, n);
 }
