@@ -231,13 +231,6 @@ int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, boo
 {
 	int pop_err = 0;
 	int err = fill_range(vma, start, end, start, end, write, &pop_err);
-	if (err == 0 && pop_err == 0 && (vma->flags & VMS_VMA_FILE)) {
-		/* Pages already present were not populated again: the kernel says
-		 * whether the whole range can be (EFAULT past the end of file). */
-		long r = vms_raw_madvise((void *)start, end - start,
-					 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-		pop_err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
-	}
 	return err != 0 ? err : pop_err;
 }
 

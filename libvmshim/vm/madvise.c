@@ -150,7 +150,16 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		if (!(v->prot & (write ? PROT_WRITE : PROT_READ))) {
 			return EINVAL;
 		}
-		return vms_populate_locked(v, s, e, write);
+		int err = vms_populate_locked(v, s, e, write);
+		if (err == 0 && (v->flags & VMS_VMA_FILE)) {
+			/* Pages present already were not populated again: the kernel
+			 * says whether the whole range can be (EFAULT past the end of
+			 * the file).  Its EINVAL only means write-protected clean
+			 * pages, which the shim keeps that way on purpose. */
+			long r = vms_raw_madvise((void *)s, e - s, advice);
+			err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
+		}
+		return err;
 	}
 	case MADV_REMOVE:
 		/* Private anonymous memory has no backing store to free; for files
