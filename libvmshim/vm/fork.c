@@ -44,7 +44,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "os/raw.h"
 
 #include "util/log.h"
 #include "util/stats.h"
