@@ -44,7 +44,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
