@@ -67,6 +67,7 @@ struct launcher_opt {
 static const struct launcher_opt launcher_opts[] = {
 	{ "mem-limit", "SIZE", VMS_OPT_MEM_LIMIT, NULL, 0 },
 	{ "swap-dir", "DIR", VMS_OPT_SWAP_DIR, NULL, LOPT_DIR },
+	{ "swap-max", "SIZE", VMS_OPT_SWAP_MAX, NULL, 0 },
 	{ "stats", NULL, VMS_OPT_STATS, "1", 0 },
 	{ "stats-file", "PATH", VMS_OPT_STATS_FILE, NULL, LOPT_PATTERN },
 	{ "maps-file", "PATH", VMS_OPT_MAPS_FILE, NULL, LOPT_PATTERN },

@@ -107,6 +107,21 @@ long vms_raw_open(const char *path, int flags, int mode)
 	return SC4(SYS_openat, -100 /* AT_FDCWD */, path, flags, mode);
 }
 long vms_raw_close(int fd) { return SC1(SYS_close, fd); }
+long vms_raw_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return SC4(SYS_pread64, fd, buf, n, off);
+}
+long vms_raw_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return SC4(SYS_pwrite64, fd, buf, n, off);
+}
+long vms_raw_unlink(const char *path) { return SC3(SYS_unlinkat, -100 /* AT_FDCWD */, path, 0); }
+long vms_raw_ftruncate(int fd, off_t len) { return SC2(SYS_ftruncate, fd, len); }
+long vms_raw_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
+{
+	return SC4(SYS_sync_file_range, fd, off, n, flags);
+}
+long vms_raw_getuid(void) { return SC0(SYS_getuid); }
 long vms_raw_fstat(int fd, struct stat *st) { return SC2(SYS_fstat, fd, st); }
 long vms_raw_fcntl(int fd, int cmd, long arg) { return SC3(SYS_fcntl, fd, cmd, arg); }
 long vms_raw_dup_cloexec(int fd, int min_fd) { return SC3(SYS_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, min_fd); }

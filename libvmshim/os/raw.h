@@ -45,6 +45,13 @@ long vms_raw_read(int fd, void *buf, size_t n);
 long vms_raw_write(int fd, const void *buf, size_t n);
 long vms_raw_open(const char *path, int flags, int mode);
 long vms_raw_close(int fd);
+long vms_raw_pread(int fd, void *buf, size_t n, off_t off);
+long vms_raw_pwrite(int fd, const void *buf, size_t n, off_t off);
+long vms_raw_unlink(const char *path);
+long vms_raw_ftruncate(int fd, off_t len);
+/* sync_file_range(2): starts (or waits for) writeback of a file range. */
+long vms_raw_sync_file_range(int fd, off_t off, off_t n, unsigned int flags);
+long vms_raw_getuid(void);
 struct stat;
 long vms_raw_fstat(int fd, struct stat *st);
 long vms_raw_fcntl(int fd, int cmd, long arg);

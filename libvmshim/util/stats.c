@@ -39,6 +39,13 @@ static const char *const fault_names[VMS_FAULT_COUNT] = {
 #undef X
 };
 
+static const char *const evict_names[VMS_EVICT_COUNT] = {
+#define X(name) #name,
+	VMS_EVICT_LIST(X)
+#undef X
+};
+
+const char *vms_evict_name(enum vms_evict_id id) { return evict_names[id]; }
 const char *vms_call_name(enum vms_call_id id) { return call_names[id]; }
 const char *vms_fault_name(enum vms_fault_id id) { return fault_names[id]; }
 
@@ -71,9 +78,17 @@ void vms_stats_reset_events(void)
 	for (int i = 0; i < VMS_FAULT_COUNT; i++) {
 		__atomic_store_n(&vms_stats.faults[i], 0, __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&vms_stats.swap_out_pages, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&vms_stats.swap_in_pages, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&vms_stats.written_back_pages, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < VMS_EVICT_COUNT; i++) {
+		__atomic_store_n(&vms_stats.evictions[i], 0, __ATOMIC_RELAXED);
+	}
+	uint64_t *events[] = { &vms_stats.swap_out_pages,      &vms_stats.swap_in_pages,
+			       &vms_stats.swap_clusters_out,   &vms_stats.swap_clusters_in,
+			       &vms_stats.swap_readahead_pages, &vms_stats.swap_readahead_hits,
+			       &vms_stats.swap_write_errors,   &vms_stats.swap_read_errors,
+			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages };
+	for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+		__atomic_store_n(events[i], 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* Appends to a buffer, tracking the length; output is truncated at cap. */
@@ -101,9 +116,26 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 		SINK(&s, "%s\"%s\": %llu", i ? ", " : "", fault_names[i],
 		     (unsigned long long)load(&st->faults[i]));
 	}
-	SINK(&s, "}, \"swap\": {\"out_pages\": %llu, \"in_pages\": %llu, \"slots_peak\": %lld}",
+	SINK(&s, "}, \"swap\": {\"out_pages\": %llu, \"in_pages\": %llu, \"slots_peak\": %lld, "
+		 "\"slots\": %lld, \"clusters_out\": %llu, \"clusters_in\": %llu, "
+		 "\"readahead_pages\": %llu, \"readahead_hits\": %llu, \"write_errors\": %llu, "
+		 "\"read_errors\": %llu, \"overshoot_pages\": %llu}",
 	     (unsigned long long)load(&st->swap_out_pages),
-	     (unsigned long long)load(&st->swap_in_pages), (long long)load_peak(&st->swap_slots));
+	     (unsigned long long)load(&st->swap_in_pages), (long long)load_peak(&st->swap_slots),
+	     (long long)vms_gauge_now(&st->swap_slots),
+	     (unsigned long long)load(&st->swap_clusters_out),
+	     (unsigned long long)load(&st->swap_clusters_in),
+	     (unsigned long long)load(&st->swap_readahead_pages),
+	     (unsigned long long)load(&st->swap_readahead_hits),
+	     (unsigned long long)load(&st->swap_write_errors),
+	     (unsigned long long)load(&st->swap_read_errors),
+	     (unsigned long long)load(&st->overshoot_pages));
+	SINK(&s, ", \"evictions\": {");
+	for (int i = 0; i < VMS_EVICT_COUNT; i++) {
+		SINK(&s, "%s\"%s\": %llu", i ? ", " : "", evict_names[i],
+		     (unsigned long long)load(&st->evictions[i]));
+	}
+	SINK(&s, "}");
 	SINK(&s, ", \"resident\": {\"pages\": %lld, \"peak_pages\": %lld, \"limit_pages\": %llu}",
 	     (long long)vms_gauge_now(&st->resident_pages),
 	     (long long)load_peak(&st->resident_pages), (unsigned long long)st->limit_pages);
@@ -153,9 +185,22 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 	SINK(&s, "\n  resident pages: %lld (peak %lld, limit %llu)\n",
 	     (long long)vms_gauge_now(&st->resident_pages),
 	     (long long)load_peak(&st->resident_pages), (unsigned long long)st->limit_pages);
-	SINK(&s, "  swap: out=%llu in=%llu slots peak=%lld\n",
+	SINK(&s, "  swap: out=%llu in=%llu slots=%lld (peak %lld) clusters out=%llu in=%llu\n",
 	     (unsigned long long)load(&st->swap_out_pages),
-	     (unsigned long long)load(&st->swap_in_pages), (long long)load_peak(&st->swap_slots));
+	     (unsigned long long)load(&st->swap_in_pages), (long long)vms_gauge_now(&st->swap_slots),
+	     (long long)load_peak(&st->swap_slots), (unsigned long long)load(&st->swap_clusters_out),
+	     (unsigned long long)load(&st->swap_clusters_in));
+	SINK(&s, "        read-ahead=%llu (hits %llu) errors write=%llu read=%llu overshoot=%llu\n",
+	     (unsigned long long)load(&st->swap_readahead_pages),
+	     (unsigned long long)load(&st->swap_readahead_hits),
+	     (unsigned long long)load(&st->swap_write_errors),
+	     (unsigned long long)load(&st->swap_read_errors),
+	     (unsigned long long)load(&st->overshoot_pages));
+	SINK(&s, "  evictions:");
+	for (int i = 0; i < VMS_EVICT_COUNT; i++) {
+		SINK(&s, " %s=%llu", evict_names[i], (unsigned long long)load(&st->evictions[i]));
+	}
+	SINK(&s, "\n");
 	SINK(&s, "  file: dirty pages=%lld (peak %lld) written back=%llu\n",
 	     (long long)vms_gauge_now(&st->file_dirty), (long long)load_peak(&st->file_dirty),
 	     (unsigned long long)load(&st->written_back_pages));

@@ -6,8 +6,14 @@
  * is a documented, stable interface (README, vmshim(7)):
  *
  *   {"version": 1, "pid": N, "calls": {"mmap": N, ... one per interposed call},
- *    "faults": {"zero_fill": N, "file": N, "cow": N, "swap_in": N, "genuine": N},
- *    "swap": {"out_pages": N, "in_pages": N, "slots_peak": N},
+ *    "faults": {"zero_fill": N, "file": N, "cow": N, "swap_in": N, "genuine": N,
+ *               "minor": N},
+ *    "swap": {"out_pages": N, "in_pages": N, "slots_peak": N, "slots": N,
+ *             "clusters_out": N, "clusters_in": N, "readahead_pages": N,
+ *             "readahead_hits": N, "write_errors": N, "read_errors": N,
+ *             "overshoot_pages": N},
+ *    "evictions": {"anon": N, "swapcache": N, "file_clean": N, "file_dirty": N,
+ *                  "shared": N, "deactivated": N},
  *    "resident": {"pages": N, "peak_pages": N, "limit_pages": N},
  *    "vmas": {"count": N, "peak": N},
  *    "kernel": {"mappings": N, "mappings_peak": N},
@@ -35,7 +41,16 @@
 	X(posix_memalign) X(aligned_alloc) X(valloc) X(pvalloc)               \
 	X(malloc_usable_size)
 
-#define VMS_FAULT_LIST(X) X(zero_fill) X(file) X(cow) X(swap_in) X(genuine)
+/* minor: a present page reclaim had deactivated (made inaccessible to see
+ * whether it is still used) was touched again. */
+#define VMS_FAULT_LIST(X) X(zero_fill) X(file) X(cow) X(swap_in) X(genuine) X(minor)
+
+/* Evictions by kind, in report order: anonymous or private-dirty pages
+ * written to swap; pages dropped because an identical copy is in swap
+ * (swap cache); clean file pages dropped; dirty shared file pages written
+ * back to their file and dropped; shared anonymous pages dropped (the shared
+ * object keeps them); pages deactivated (made inaccessible: second chance). */
+#define VMS_EVICT_LIST(X) X(anon) X(swapcache) X(file_clean) X(file_dirty) X(shared) X(deactivated)
 
 enum vms_call_id {
 #define X(name) VMS_CALL_##name,
@@ -51,6 +66,13 @@ enum vms_fault_id {
 	VMS_FAULT_COUNT
 };
 
+enum vms_evict_id {
+#define X(name) VMS_EVICT_##name,
+	VMS_EVICT_LIST(X)
+#undef X
+	VMS_EVICT_COUNT
+};
+
 /* A level with its high-water mark. */
 struct vms_gauge {
 	int64_t now;
@@ -60,8 +82,16 @@ struct vms_gauge {
 struct vms_stats {
 	uint64_t calls[VMS_CALL_COUNT];
 	uint64_t faults[VMS_FAULT_COUNT];
+	uint64_t evictions[VMS_EVICT_COUNT];
 	uint64_t swap_out_pages;
 	uint64_t swap_in_pages;
+	uint64_t swap_clusters_out;      /* vectored writes to the swap file */
+	uint64_t swap_clusters_in;       /* reads from the swap file */
+	uint64_t swap_readahead_pages;   /* pages read ahead of a swap-in fault */
+	uint64_t swap_readahead_hits;    /* ... of which the program touched */
+	uint64_t swap_write_errors;      /* failed or short swap writes (pages kept) */
+	uint64_t swap_read_errors;       /* failed swap reads (SIGBUS for the access) */
+	uint64_t overshoot_pages;        /* pages filled above the limit: nothing evictable */
 	struct vms_gauge swap_slots;
 	struct vms_gauge resident_pages;
 	uint64_t limit_pages;
@@ -82,6 +112,11 @@ static inline void vms_count_call(enum vms_call_id id)
 static inline void vms_count_fault(enum vms_fault_id id)
 {
 	__atomic_fetch_add(&vms_stats.faults[id], 1, __ATOMIC_RELAXED);
+}
+
+static inline void vms_count_evict(enum vms_evict_id id, uint64_t n)
+{
+	__atomic_fetch_add(&vms_stats.evictions[id], n, __ATOMIC_RELAXED);
 }
 
 static inline void vms_count_add(uint64_t *counter, uint64_t n)
@@ -107,6 +142,7 @@ void vms_stats_reset_events(void);
 
 const char *vms_call_name(enum vms_call_id id);
 const char *vms_fault_name(enum vms_fault_id id);
+const char *vms_evict_name(enum vms_evict_id id);
 
 /* Renderings; each returns the length written into buf (truncated). */
 size_t vms_stats_format_json(char *buf, size_t cap);

@@ -190,6 +190,19 @@ int vm_munlockall(void);
  * lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
 
+/* vm/pin.c: see there. */
+/* Pins [addr, addr + len) against reclaim for one system call; returns
+ * the token for vms_pin_end (-1: not pinned, table full or no arena).
+ * Call before vms_prefault. */
+int vms_pin_begin(uintptr_t addr, size_t len);
+void vms_pin_end(int token);
+/* Whether a pin intersects [start, end) (reclaim, after claiming). */
+bool vms_pinned(uintptr_t start, uintptr_t end);
+uint64_t vms_pin_overflows(void);
+/* Marks the mappings of [addr, addr + len) pinned: reclaim never takes
+ * their pages (the allocator's memory for libc itself).  0, EINVAL, ENOMEM. */
+int vm_mark_pinned(void *addr, size_t len);
+
 /* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE asks for. */
 void vms_maps_report_at_exit(void);
 

@@ -56,6 +56,8 @@ struct vms_vma {
 #define VMS_VMA_NOWRITE     0x2000u /* shared file opened read-only: PROT_WRITE is EACCES */
 #define VMS_VMA_HUGEPAGE    0x4000u /* MADV_HUGEPAGE from the program (the arena
 				      * carries it already: not a kernel split) */
+#define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
+				      * present (vm/pin.c) */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
