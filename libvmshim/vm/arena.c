@@ -71,6 +71,9 @@ static long read_max_map_count(void)
 	return (long)v;
 }
 
+static uint64_t vms_limit_pages;
+uint64_t *vms_limit_word = &vms_limit_pages;
+
 void vms_mm_init(void)
 {
 	struct vms_mm *mm = &vms_mm;
@@ -111,6 +114,8 @@ void vms_mm_init(void)
 	vms_gauge_add(&vms_stats.kernel_mappings, 1);
 	mm->base = (uintptr_t)r;
 	mm->end = (uintptr_t)r + size;
+	vms_limit_pages = vms_option_num(VMS_OPT_MEM_LIMIT) / VMS_PAGE_SIZE;
+	vms_stats.limit_pages = vms_limit_pages;
 	vms_stats.arena_start = mm->base;
 	vms_stats.arena_end = mm->end;
 	vms_log(VMS_LOG_INFO, "arena %p-%p (%zu bytes), fault-around %u pages", (void *)mm->base,

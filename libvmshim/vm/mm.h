@@ -80,6 +80,14 @@ struct vms_mm {
 extern struct vms_mm vms_mm;
 
 /*
+ * The resident limit of the arena in pages, 0 for none (VMSHIM_MEM_LIMIT).
+ * Reclaim reads *vms_limit_word (relaxed atomic) each time pages are
+ * charged, so pointing it at a word in shared memory lets another process
+ * change a running process's limit.  Set up by vms_mm_init.
+ */
+extern uint64_t *vms_limit_word;
+
+/*
  * The kernel protection a present page of v gets: the VMA's, except that a
  * file page stays write-protected until it is written (DIRTY), so that the
  * first write traps: a shared page becomes dirty, a private page is copied
