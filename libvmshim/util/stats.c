@@ -85,7 +85,8 @@ void vms_stats_reset_events(void)
 			       &vms_stats.swap_clusters_out,   &vms_stats.swap_clusters_in,
 			       &vms_stats.swap_readahead_pages, &vms_stats.swap_readahead_hits,
 			       &vms_stats.swap_write_errors,   &vms_stats.swap_read_errors,
-			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages };
+			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages,
+			       &vms_stats.efault_retries,      &vms_stats.efault_returned };
 	for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
 		__atomic_store_n(events[i], 0, __ATOMIC_RELAXED);
 	}
@@ -150,6 +151,9 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 	     (unsigned long long)load(&st->written_back_pages));
 	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}",
 	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
+	SINK(&s, ", \"kernel_io\": {\"efault_retries\": %llu, \"efault_returned\": %llu}",
+	     (unsigned long long)load(&st->efault_retries),
+	     (unsigned long long)load(&st->efault_returned));
 	size_t (*alloc_json)(char *, size_t) =
 		__atomic_load_n(&vms_stats_alloc_json_hook, __ATOMIC_ACQUIRE);
 	if (alloc_json != NULL && s.len + 3 < s.cap) {
@@ -208,6 +212,9 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 	     (long long)vms_gauge_now(&st->vmas), (long long)load_peak(&st->vmas),
 	     (long long)vms_gauge_now(&st->kernel_mappings),
 	     (long long)load_peak(&st->kernel_mappings));
+	SINK(&s, "  kernel I/O: EFAULT retries=%llu returned=%llu\n",
+	     (unsigned long long)load(&st->efault_retries),
+	     (unsigned long long)load(&st->efault_returned));
 	return s.len;
 }
 
