@@ -107,6 +107,10 @@ void vms_free_other(struct vms_heap *h, void *p)
 {
 	struct vms_segment *seg;
 	struct vms_span *s = vms_block_span(p, &seg);
+	if (vms_unlikely(seg->pinned) && h != &vms_pinned_heap) {
+		vms_pinned_free(p); /* no thread owns the pinned heap's segments */
+		return;
+	}
 	struct vms_block *b = p;
 	if (vms_unlikely(b->tag == vms_free_tag(b))) {
 		vms_free_bad(p);
@@ -285,7 +289,7 @@ int vms_trim(struct vms_heap *h)
 uintptr_t vms_fork_holder;
 __thread char vms_thread_anchor __attribute__((tls_model("initial-exec")));
 
-/* Lock order: registry, heap pool, abandoned list, regions, big blocks.
+/* Lock order: pinned heap, registry, heap pool, abandoned list, regions, big blocks.
  * No code path holds two of them at once, so any fixed order is safe; none
  * is held across a VM call, so the VM's map lock is never needed while one
  * is held. */
@@ -294,6 +298,7 @@ void vms_alloc_prefork(void)
 	/* The forking thread gets its heap now: atfork handlers that allocate
 	 * must not need the heap pool's lock. */
 	vms_heap_get();
+	vms_pinned_prefork(); /* first: it ranks above the others */
 	vms_heap_prefork();
 	vms_spin_lock(&vms_abandoned_lock);
 	vms_spin_lock(&vms_region_lock);
@@ -308,6 +313,7 @@ void vms_alloc_postfork_parent(void)
 	vms_spin_unlock(&vms_region_lock);
 	vms_spin_unlock(&vms_abandoned_lock);
 	vms_heap_postfork_parent();
+	vms_pinned_postfork(false);
 }
 
 /* In the child, only the forking thread exists: the locks are reset.  The
@@ -319,6 +325,7 @@ void vms_alloc_postfork_child(void)
 	vms_big_postfork(true);
 	vms_segment_fork_child();
 	vms_heap_postfork_child();
+	vms_pinned_postfork(true);
 }
 
 /* ---- statistics ---- */
@@ -345,12 +352,13 @@ size_t vms_alloc_stats_json(char *buf, size_t cap)
 			   "\"alloc\": {\"blocks\": %llu, \"bytes\": %llu, \"big_blocks\": %zu, "
 			   "\"big_bytes\": %zu, \"big_peak_bytes\": %zu, \"big_cached_bytes\": %zu, "
 			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, "
-			   "\"committed\": %lld, \"committed_peak\": %lld, ",
+			   "\"committed\": %lld, \"committed_peak\": %lld, \"pinned_committed\": %zu, ",
 			   (unsigned long long)(small_blocks + big.blocks),
 			   (unsigned long long)(small_bytes + big.bytes), big.blocks, big.bytes,
 			   big.peak_bytes, big.cached_bytes, seg.segments, seg.abandoned, seg.regions,
 			   (long long)vms_gauge_now(&vms_seg_committed),
-			   (long long)__atomic_load_n(&vms_seg_committed.peak, __ATOMIC_RELAXED));
+			   (long long)__atomic_load_n(&vms_seg_committed.peak, __ATOMIC_RELAXED),
+			   vms_pinned_committed());
 	struct vms_mem_counts *mc = &vms_mem_counts;
 #define L(f) (unsigned long long)__atomic_load_n(&mc->f, __ATOMIC_RELAXED)
 	n += vms_fmt(buf + n, n < cap ? cap - n : 0,

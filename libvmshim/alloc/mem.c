@@ -103,10 +103,10 @@ uintptr_t vms_mem_reserve_region(size_t size, bool *raw)
 	return at;
 }
 
-int vms_mem_commit(uintptr_t p, size_t len, bool raw)
+int vms_mem_commit(uintptr_t p, size_t len, bool raw, bool populate)
 {
-	if (raw || len == 0) {
-		return 0; /* the kernel fills its own pages on first touch */
+	if (raw || len == 0 || !populate) {
+		return 0; /* filled on first touch: the kernel's pages, or the VM's */
 	}
 	count(&vms_mem_counts.commits, &vms_mem_counts.commit_bytes, len);
 	int r = vm_madvise((void *)p, len, MADV_POPULATE_WRITE);
@@ -128,14 +128,14 @@ void vms_mem_decommit(uintptr_t p, size_t len, bool raw)
 	vms_raw_madvise((void *)p, len, MADV_DONTNEED);
 }
 
-int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw)
+int vms_mem_map(size_t len, size_t align, bool populate, uintptr_t *out, bool *raw)
 {
 	count(&vms_mem_counts.maps, &vms_mem_counts.map_bytes, len);
 	if (align <= PAGE && arena_ready()) {
 		/* The common case in one VM call: map and populate together. */
 		void *p;
 		int r = vm_mmap(NULL, len, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0, &p);
+				MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0, &p);
 		if (r == 0) {
 			*out = (uintptr_t)p;
 			*raw = false;
@@ -147,7 +147,7 @@ int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw)
 	}
 	int r = map_aligned(len, align < PAGE ? PAGE : align, 0, out, raw);
 	if (r == 0 && !*raw) {
-		vms_mem_commit(*out, len, false);
+		vms_mem_commit(*out, len, false, populate);
 	}
 	return r;
 }
@@ -158,7 +158,8 @@ void vms_mem_unmap(uintptr_t p, size_t len, bool raw)
 	unmap_range(p, p + len, raw);
 }
 
-int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, uintptr_t *out)
+int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, bool populate,
+		  uintptr_t *out)
 {
 	count(&vms_mem_counts.remaps, NULL, 0);
 	if (!raw) {
@@ -167,7 +168,8 @@ int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, uintptr
 		if (r == 0) {
 			*out = (uintptr_t)q;
 			if (new_len > old_len) {
-				vms_mem_commit((uintptr_t)q + old_len, new_len - old_len, false);
+				vms_mem_commit((uintptr_t)q + old_len, new_len - old_len, false,
+					       populate);
 			}
 			return 0;
 		}
@@ -189,4 +191,15 @@ bool vms_mem_many_kmaps(void)
 		return false;
 	}
 	return __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED) > vms_mm.kmaps_budget / 2;
+}
+
+/* Bit k: populate ordinary memory of segment kind k (VMS_SEG_SMALL,
+ * MEDIUM, LARGE) and, bit VMS_SEG_KINDS, big blocks.  See the header. */
+#ifndef VMS_POPULATE_ORDINARY
+#define VMS_POPULATE_ORDINARY 0xfu
+#endif
+
+bool vms_mem_populate_ordinary(int kind)
+{
+	return (VMS_POPULATE_ORDINARY >> kind) & 1u;
 }
