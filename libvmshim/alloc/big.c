@@ -207,7 +207,7 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 	if (len == 0) {
 		len = PAGE;
 	}
-	struct big b;
+	struct big b = { 0, 0, false, false };
 	bool cached = false;
 	if (align <= PAGE) {
 		vms_alloc_lock(&big_lock);
