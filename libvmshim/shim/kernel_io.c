@@ -10,8 +10,9 @@
  *   kio_buf   for each buffer the kernel will read or write: if it lies in
  *             the arena, pin it against reclaim (vms_pin_begin, before the
  *             prefault: vm/pin.c's ordering) and make it present with the
- *             access the kernel needs (vms_prefault: a lock-free check when
- *             it already is).  Buffers outside the arena cost one compare.
+ *             access the kernel needs (kio_make_present: a lock-free check
+ *             of the PTEs when it already is, else vms_prefault until every
+ *             page is ready).  Buffers outside the arena cost one compare.
  *   KIO_CALL  calls the real libc function (cancellation points, errno and
  *             every other behaviour stay libc's).  If it fails with EFAULT
  *             while a buffer lies in the arena, and the call is one where
@@ -148,12 +149,48 @@ static inline void kio_buf(struct kio *k, uintptr_t p, size_t len, enum vms_acce
 }
 #define need(k, p, n, a) kio_buf((k), (uintptr_t)(p), (n), (a))
 
+/* The first page of [p, p + len) in the arena that does not allow access
+ * now, or 0. */
+static uintptr_t kio_first_missing(uintptr_t p, size_t len, enum vms_access a)
+{
+	uintptr_t start = p < vms_mm.base ? vms_mm.base : vms_page_down(p);
+	uintptr_t end = p + len < p || p + len > vms_mm.end ? vms_mm.end : p + len;
+	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
+		const vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+		int prot = vms_pte_prot(pte);
+		if (!(pte & VMS_PTE_PRESENT) || (pte & VMS_PTE_BUSY) ||
+		    (a == W ? !(prot & PROT_WRITE) : prot == PROT_NONE)) {
+			return x;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Makes [p, p + len) present with access a.  One vms_prefault resolves one
+ * step per page, and a page may need two: a write to a copy-on-write page
+ * that reclaim has deactivated breaks the sharing and leaves it
+ * inaccessible; a write to a page just swapped in leaves it
+ * write-protected (its swap copy is still good).  So: until every page is
+ * ready, at most KIO_STEPS rounds (a page the program may not access stays
+ * as it is, and the kernel answers EFAULT as natively).
+ */
+#define KIO_STEPS 4
+
+static void kio_make_present(uintptr_t p, size_t len, enum vms_access a)
+{
+	for (int i = 0; i < KIO_STEPS && kio_first_missing(p, len, a) != 0; i++) {
+		vms_prefault(p, len, a);
+	}
+}
+
 static void kio_slow_buf(struct kio *k, uintptr_t p, size_t len, enum vms_access a)
 {
 	if (k->n < KIO_BUFS) {
 		struct kio_buf *b = &k->b[k->n++];
 		*b = (struct kio_buf){ p, len, a, vms_pin_begin(p, len) };
-		vms_prefault(p, len, a);
+		kio_make_present(p, len, a);
 		return;
 	}
 	/* Too many: the last entry becomes the hull of it and this one, pinned
@@ -165,7 +202,7 @@ static void kio_slow_buf(struct kio *k, uintptr_t p, size_t len, enum vms_access
 	int pin = vms_pin_begin(lo, hi - lo);
 	vms_pin_end(b->pin);
 	*b = (struct kio_buf){ lo, hi - lo, a == W || b->access == W ? W : R, pin };
-	vms_prefault(p, len, a);
+	kio_make_present(p, len, a);
 }
 
 /* Whether [p, p + len) is, inside the arena, covered by VMAs of the shim's
@@ -217,24 +254,6 @@ static bool kio_fd_retryable(int fd)
 	return ok;
 }
 
-/* The first page of [p, p + len) in the arena that does not allow access
- * now, or 0 (for the report). */
-static uintptr_t kio_first_missing(uintptr_t p, size_t len, enum vms_access a)
-{
-	uintptr_t start = p < vms_mm.base ? vms_mm.base : vms_page_down(p);
-	uintptr_t end = p + len < p || p + len > vms_mm.end ? vms_mm.end : p + len;
-	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
-		const vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
-		vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
-		int prot = vms_pte_prot(pte);
-		if (!(pte & VMS_PTE_PRESENT) || (pte & VMS_PTE_BUSY) ||
-		    (a == W ? !(prot & PROT_WRITE) : prot == PROT_NONE)) {
-			return x;
-		}
-	}
-	return 0;
-}
-
 /* An EFAULT goes back to the program: counted, and reported when asked. */
 static void kio_efault_returned(const struct kio *k, bool retried)
 {
@@ -272,7 +291,7 @@ static bool kio_efault(struct kio *k)
 	}
 	if (again) {
 		for (int i = 0; i < k->n; i++) {
-			vms_prefault(k->b[i].p, k->b[i].len, k->b[i].access);
+			kio_make_present(k->b[i].p, k->b[i].len, k->b[i].access);
 		}
 		vms_count_add(&vms_stats.efault_retries, 1);
 		k->retry = KIO_NEVER; /* once */
