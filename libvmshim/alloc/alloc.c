@@ -48,8 +48,11 @@
  *  - calloc: fresh memory is known zero (per span: the free list holds only
  *    never-used blocks of freshly committed memory; big blocks are fresh
  *    mappings) and is not touched; only recycled blocks are cleared.
- *  - Interim populate policy (mem.c): until kernel-side faults are handled
- *    (issue 9), every byte handed out is populated first.
+ *  - Populate policy (mem.c): every byte handed out is populated first
+ *    (ordinary memory: for calls no wrapper covers; pinned memory: always).
+ *  - libc's own allocations (shim/malloc.c tells them by return address)
+ *    come from the pinned heap (pinned.c): pinned regions, never reclaimed,
+ *    because libc hands that memory to the kernel where no wrapper sees it.
  *  - Misuse caught where cheap: free() of a pointer that is not the start
  *    of a block in use (wrong segment magic, free span, not on a block
  *    boundary, unknown big block) and double frees abort with a message.
@@ -289,10 +292,11 @@ int vms_trim(struct vms_heap *h)
 uintptr_t vms_fork_holder;
 __thread char vms_thread_anchor __attribute__((tls_model("initial-exec")));
 
-/* Lock order: pinned heap, registry, heap pool, abandoned list, regions, big blocks.
- * No code path holds two of them at once, so any fixed order is safe; none
- * is held across a VM call, so the VM's map lock is never needed while one
- * is held. */
+/* Lock order: pinned heap, registry, heap pool, abandoned list, regions,
+ * big blocks.  Only the pinned heap's lock is held while others are taken
+ * (its heap runs the usual code under it), and it comes first here too.
+ * None but it is held across a VM call; it may be, because fork takes
+ * these locks before the VM's map lock and the VM never allocates. */
 void vms_alloc_prefork(void)
 {
 	/* The forking thread gets its heap now: atfork handlers that allocate

@@ -26,8 +26,8 @@
  *   big      an allocation above VMS_LARGE_MAX: its own mapping, recorded
  *            in a hash table (alloc/big.c).
  *   commit   make memory present (populated) before blocks in it are handed
- *            out: the interim policy until kernel-side faults are handled
- *            (DESIGN section 7); decommit returns it to the VM.
+ *            out (the policy of mem.c; DESIGN section 7); decommit returns
+ *            it to the VM.
  *
  * Annotations on fields: (c) constant while the object is in use,
  * (o) owner thread only, (a) atomic, (r) region lock, (x) abandoned-list
