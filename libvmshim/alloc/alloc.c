@@ -51,8 +51,9 @@
  *  - Populate policy (mem.c): every byte handed out is populated first
  *    (ordinary memory: for calls no wrapper covers; pinned memory: always).
  *  - libc's own allocations (shim/malloc.c tells them by return address)
- *    come from the pinned heap (pinned.c): pinned regions, never reclaimed,
- *    because libc hands that memory to the kernel where no wrapper sees it.
+ *    come from the pinned heap (pinned.c): the kernel's memory outside the
+ *    arena, because libc hands that memory to the kernel where no wrapper
+ *    sees it.
  *  - Misuse caught where cheap: free() of a pointer that is not the start
  *    of a block in use (wrong segment magic, free span, not on a block
  *    boundary, unknown big block) and double frees abort with a message.

@@ -16,9 +16,9 @@
  *            max(8 MiB, min(64 MiB, live big bytes / 2)) bytes; the oldest
  *            are unmapped first), else unmapped at once: the VM gets the
  *            memory back.
- *   pinned   libc's own big blocks (vms_big_alloc_pinned): a new mapping,
- *            populated, marked pinned (vm_mark_pinned) so reclaim never
- *            takes its pages; never cached, unmapped when freed.
+ *   pinned   libc's own big blocks (vms_big_alloc_pinned): a new mapping of
+ *            the kernel's memory, outside the arena (alloc/pinned.c says
+ *            why); never cached, unmapped when freed.
  *   realloc  vm_mremap(MREMAP_MAYMOVE): the kernel moves the pages, nothing
  *            is copied; the grown tail is populated.  Shrinking by less
  *            than half keeps the mapping.
@@ -36,7 +36,6 @@
 #include "os/pool.h"
 #include "os/raw.h"
 #include "util/debug.h"
-#include "vm/mm.h"
 
 #define PAGE 4096UL
 #define CACHE_SLOTS 64
@@ -47,7 +46,7 @@ struct big {
 	uintptr_t ptr;  /* 0: empty slot */
 	size_t len;     /* mapping bytes (pages) */
 	bool raw;       /* the kernel's, outside the arena */
-	bool pinned;    /* libc's: marked pinned, never cached */
+	bool pinned;    /* libc's (the kernel's memory): never cached */
 };
 
 static int big_lock;
@@ -291,13 +290,10 @@ void *vms_big_alloc_pinned(size_t size, bool zero)
 	}
 	vms_alloc_init_once();
 	size_t len = (size + PAGE - 1) & ~(PAGE - 1);
-	struct big b = { 0, len, false, true };
-	if (vms_mem_map(len, 0, true, &b.ptr, &b.raw) != 0) {
+	struct big b = { 0, len, true, true };
+	if (vms_mem_map_kernel(len, &b.ptr) != 0) {
 		errno = ENOMEM;
 		return NULL;
-	}
-	if (!b.raw) {
-		vm_mark_pinned((void *)b.ptr, len); /* ENOMEM: left unpinned */
 	}
 	vms_alloc_lock(&big_lock);
 	bool ok = table_insert(b);
@@ -339,8 +335,8 @@ void *vms_big_realloc(void *p, size_t size)
 		return p;
 	}
 	uintptr_t q;
-	if (vms_mem_remap(b.ptr, b.len, len, b.raw,
-			  b.pinned || vms_mem_populate_ordinary(VMS_SEG_KINDS), &q) != 0) {
+	if (vms_mem_remap(b.ptr, b.len, len, b.raw, vms_mem_populate_ordinary(VMS_SEG_KINDS),
+			  &q) != 0) {
 		return NULL;
 	}
 	vms_alloc_lock(&big_lock);

@@ -49,12 +49,15 @@ struct vms_mem_counts {  /* (a) requests made, for statistics */
 	uint64_t maps, map_bytes, unmaps, remaps;
 };
 extern struct vms_mem_counts vms_mem_counts;
-uintptr_t vms_mem_reserve_region(size_t size, bool *raw);   /* 0 on failure */
+/* kernel_only: outside the arena even when there is one (the pinned heap). */
+uintptr_t vms_mem_reserve_region(size_t size, bool kernel_only, bool *raw); /* 0 on failure */
 /* populate: make the memory present now (MADV_POPULATE_WRITE, MAP_POPULATE);
  * else the VM fills it on first touch.  See mem.c for the policy. */
 int vms_mem_commit(uintptr_t p, size_t len, bool raw, bool populate);
 void vms_mem_decommit(uintptr_t p, size_t len, bool raw);   /* back to the VM, reads 0 */
 int vms_mem_map(size_t len, size_t align, bool populate, uintptr_t *out, bool *raw);
+/* A mapping of the kernel's memory, outside the arena (pinned big blocks). */
+int vms_mem_map_kernel(size_t len, uintptr_t *out);
 void vms_mem_unmap(uintptr_t p, size_t len, bool raw);
 int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, bool populate,
 		  uintptr_t *out);

@@ -12,7 +12,7 @@
  * Populate policy.  A system call writing into an arena page never touched
  * fails with EFAULT instead of faulting.  The wrapped calls make their
  * buffers present (shim/kernel_io.c) and libc's own allocations come from
- * the pinned heap (alloc/pinned.c), always populated; with those two alone
+ * the pinned heap (alloc/pinned.c, the kernel's memory); with those two alone
  * every program of the issue-9 runs (tests/vm/vm_kaccess, python3, gcc,
  * sqlite3, git, tar, xz, perl, coreutils) ran without one EFAULT.  Ordinary
  * memory is still populated when committed (spans) or mapped (big blocks),
@@ -69,8 +69,10 @@ static void unmap_range(uintptr_t a, uintptr_t b, bool raw)
 }
 
 /* Maps len bytes aligned to align (a power of two >= PAGE) without
- * populating; 0 and *out, or an errno.  *raw tells where it went. */
-static int map_aligned(size_t len, size_t align, int extra_flags, uintptr_t *out, bool *raw)
+ * populating; 0 and *out, or an errno.  *raw tells where it went; with
+ * kernel_only, always the kernel's memory. */
+static int map_aligned(size_t len, size_t align, int extra_flags, bool kernel_only, uintptr_t *out,
+		       bool *raw)
 {
 	size_t want = len + (align > PAGE ? align - PAGE : 0);
 	if (want < len) {
@@ -78,7 +80,7 @@ static int map_aligned(size_t len, size_t align, int extra_flags, uintptr_t *out
 	}
 	uintptr_t at = 0;
 	*raw = true;
-	if (arena_ready()) {
+	if (arena_ready() && !kernel_only) {
 		void *p;
 		int r = vm_mmap(NULL, want, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0, &p);
@@ -104,10 +106,10 @@ static int map_aligned(size_t len, size_t align, int extra_flags, uintptr_t *out
 	return 0;
 }
 
-uintptr_t vms_mem_reserve_region(size_t size, bool *raw)
+uintptr_t vms_mem_reserve_region(size_t size, bool kernel_only, bool *raw)
 {
 	uintptr_t at;
-	if (map_aligned(size, VMS_REGION_GRAIN, MAP_NORESERVE, &at, raw) != 0) {
+	if (map_aligned(size, VMS_REGION_GRAIN, MAP_NORESERVE, kernel_only, &at, raw) != 0) {
 		return 0;
 	}
 	return at;
@@ -155,11 +157,18 @@ int vms_mem_map(size_t len, size_t align, bool populate, uintptr_t *out, bool *r
 			return r;
 		}
 	}
-	int r = map_aligned(len, align < PAGE ? PAGE : align, 0, out, raw);
+	int r = map_aligned(len, align < PAGE ? PAGE : align, 0, false, out, raw);
 	if (r == 0 && !*raw) {
 		vms_mem_commit(*out, len, false, populate);
 	}
 	return r;
+}
+
+int vms_mem_map_kernel(size_t len, uintptr_t *out)
+{
+	count(&vms_mem_counts.maps, &vms_mem_counts.map_bytes, len);
+	bool raw;
+	return map_aligned(len, PAGE, 0, true, out, &raw);
 }
 
 void vms_mem_unmap(uintptr_t p, size_t len, bool raw)

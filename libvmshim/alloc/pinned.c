@@ -3,14 +3,31 @@
  *
  * Owns: the one heap that serves allocations made from inside libc
  * (shim/malloc.c tells them by the caller's return address): stdio
- * buffers, directory streams, the resolver's answer buffers, getcwd(NULL)
- * and the like, which libc passes to read(2), getdents64(2), recvfrom(2)...
- * through its internal calls, where no wrapper of shim/kernel_io.c can make
- * them present first.  So this memory is never taken away: its segments
- * come from pinned regions (alloc/segment.c: the mapping is marked with
- * vm_mark_pinned, so reclaim neither deactivates nor evicts its pages) and
- * every span is populated as it is committed; blocks above 1 MiB are
- * pinned mappings of their own (vms_big_alloc_pinned).
+ * buffers, FILE objects, directory streams, the resolver's answer buffers,
+ * getcwd(NULL) and the like.  libc passes that memory to the kernel through
+ * internal calls (read(2) into a stdio buffer, getdents64(2) into a
+ * directory stream...) where no wrapper of shim/kernel_io.c can make it
+ * present first, so it must never be absent, write-protected or taken.
+ *
+ * Where it lives: the kernel's own memory, outside the arena (pinned
+ * regions of alloc/segment.c, big blocks mapped by vms_mem_map_kernel), so
+ * the kernel pages it, copies it on write after fork and resolves its own
+ * accesses to it like any memory of a program without the shim; reclaim
+ * never sees it.  Not in the arena with vm_mark_pinned, as first designed,
+ * because the VM write-protects every private writable page of the arena
+ * at fork (vm/fork.c), pinned mappings included: (1) a libc read into a
+ * stdio buffer after fork then fails with EFAULT until the program's own
+ * write to that page happens to break the sharing (measured: a stream
+ * opened before fork reads nothing in the child); (2) glibc's fork, in the
+ * child of a multi-threaded process, resets the lock of every open FILE
+ * (fresetlockfiles) before any atfork handler runs, while the VM's map lock
+ * is still held by the forking thread: a FILE in write-protected arena
+ * memory kills the child with SIGSEGV (measured, also before this heap
+ * existed, when FILEs were ordinary heap blocks); (3) another thread's
+ * libc-internal call in flight during a fork would fail the same way.  Memory
+ * the kernel owns has none of these problems.  It is counted as
+ * alloc.pinned_committed, not as arena pages, and the resident limit does
+ * not cover it (libc's memory is small: a few hundred KiB per process).
  *
  * Design: one heap (struct vms_heap with pinned set) shared by every
  * thread under vms_pinned_lock.  libc allocates rarely compared with

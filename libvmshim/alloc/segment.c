@@ -37,9 +37,9 @@
  *
  * Region kinds: arena regions (memory the VM serves and reclaim may take),
  * raw regions (the kernel's, before the arena exists or once it is full),
- * and pinned arena regions (1 GiB each, their mapping marked with
- * vm_mark_pinned) for the pinned heap's segments (alloc/pinned.c).  A
- * segment never changes kind; each kind has its own free stack.
+ * and pinned regions (1 GiB each, the kernel's memory even when there is
+ * an arena) for the pinned heap's segments (alloc/pinned.c explains why).
+ * A segment never changes kind; each kind has its own free stack.
  *
  * Locks: vms_region_lock (regions, free stacks), vms_abandoned_lock (the
  * abandoned lists).  Neither is held across a VM call or with the other.
@@ -54,7 +54,6 @@
 #include "os/pool.h"
 #include "os/raw.h"
 #include "util/debug.h"
-#include "util/log.h"
 #include "util/options.h"
 #include "vm/mm.h"
 
@@ -96,11 +95,11 @@ static bool want_raw(void);
 
 static size_t region_size(bool pinned)
 {
-	if (want_raw()) {
-		return RAW_REGION_SIZE;
-	}
 	if (pinned) {
 		return PINNED_REGION_SIZE;
+	}
+	if (want_raw()) {
+		return RAW_REGION_SIZE;
 	}
 	size_t s = (vms_mm.end - vms_mm.base) / 8;
 	s = s > ARENA_REGION_MAX ? ARENA_REGION_MAX : s & ~(VMS_REGION_GRAIN - 1);
@@ -160,12 +159,12 @@ static bool install_region(uintptr_t base, size_t size, int kind)
 }
 
 /* A segment's address: *kind tells where it lives (KIND_*); pinned asks
- * for pinned memory (raw memory counts as pinned: reclaim never sees it). */
+ * for the pinned heap's kind of memory. */
 static uintptr_t carve(int *kind, bool pinned)
 {
 	for (int tries = 0; tries < 4; tries++) {
 		bool raw = want_raw();
-		*kind = raw ? KIND_RAW : pinned ? KIND_PINNED : KIND_ARENA;
+		*kind = pinned ? KIND_PINNED : raw ? KIND_RAW : KIND_ARENA;
 		vms_alloc_lock(&vms_region_lock);
 		uintptr_t at = carve_locked(*kind);
 		vms_alloc_unlock(&vms_region_lock);
@@ -175,21 +174,14 @@ static uintptr_t carve(int *kind, bool pinned)
 		/* A new region, reserved without the lock held (a VM call). */
 		size_t size = region_size(pinned);
 		bool rraw;
-		uintptr_t base = vms_mem_reserve_region(size, &rraw);
+		uintptr_t base = vms_mem_reserve_region(size, pinned, &rraw);
 		if (base == 0) {
 			return 0;
 		}
-		int rkind = rraw ? KIND_RAW : pinned ? KIND_PINNED : KIND_ARENA;
-		if (rkind == KIND_PINNED) {
-			int err = vm_mark_pinned((void *)base, size);
-			if (err != 0) {
-				vms_log(VMS_LOG_WARN, "allocator: cannot mark libc's region pinned (%s); "
-					"reclaim may take its pages", err == ENOMEM ? "ENOMEM" : "EINVAL");
-			}
-		}
+		int rkind = pinned ? KIND_PINNED : rraw ? KIND_RAW : KIND_ARENA;
 		vms_alloc_lock(&vms_region_lock);
 		bool ok = install_region(base, size, rkind);
-		if (rraw && !raw) {
+		if (rraw && !raw && !pinned) {
 			arena_refused = true; /* the arena is full: the kernel's from now on */
 		}
 		vms_alloc_unlock(&vms_region_lock);
@@ -261,7 +253,7 @@ struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 	if (at == 0) {
 		return NULL;
 	}
-	bool raw = rkind == KIND_RAW;
+	bool raw = rkind != KIND_ARENA;
 	/* The header is the allocator's own: present from the start. */
 	if (vms_mem_commit(at, VMS_HEADER_COMMIT, raw, true) != 0) {
 		vms_alloc_lock(&vms_region_lock);
@@ -310,7 +302,7 @@ void vms_segment_release(struct vms_heap *h, struct vms_segment *seg)
 	vms_gauge_add(&vms_seg_committed, -(int64_t)committed);
 	h->empty_segs[seg->kind]--;
 	bool raw = seg->raw;
-	int rkind = raw ? KIND_RAW : seg->pinned ? KIND_PINNED : KIND_ARENA;
+	int rkind = seg->pinned ? KIND_PINNED : raw ? KIND_RAW : KIND_ARENA;
 	seg->magic = 0;
 	__atomic_store_n(&seg->heap, NULL, __ATOMIC_RELEASE);
 	vms_mem_decommit((uintptr_t)seg, VMS_SEG_SIZE, raw);

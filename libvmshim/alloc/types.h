@@ -21,8 +21,8 @@
  *            initial-exec TLS pointer, so the hot paths take no lock.
  *   pinned   memory libc hands to the kernel itself (stdio buffers, directory
  *            streams): served by the one pinned heap (alloc/pinned.c) from
- *            regions of their own whose mappings are marked pinned, so
- *            reclaim never takes their pages, and always populated.
+ *            regions of the kernel's memory outside the arena, which the
+ *            VM never write-protects, deactivates or evicts.
  *   big      an allocation above VMS_LARGE_MAX: its own mapping, recorded
  *            in a hash table (alloc/big.c).
  *   commit   make memory present (populated) before blocks in it are handed
@@ -128,7 +128,7 @@ struct vms_segment {
 	uint8_t raw;                   /* (c) outside the arena (kernel memory) */
 	uint32_t used_spans;           /* (o) slots in use */
 	uint32_t empty_ms;             /* (o) vms_now_ms() when used_spans became 0 */
-	uint8_t pinned;                /* (c) the pinned heap's (pinned region) */
+	uint8_t pinned;                /* (c) the pinned heap's (pinned region, raw) */
 	uint64_t free_mask;            /* (o) bit i: slot i is free */
 	struct vms_segment *next, *prev; /* (o) heap list, (x) abandoned, (r) free */
 	struct vms_span spans[VMS_MAX_SLOTS];
