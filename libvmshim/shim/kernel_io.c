@@ -16,7 +16,7 @@
  *   KIO_CALL  calls the real libc function (cancellation points, errno and
  *             every other behaviour stay libc's).  If it fails with EFAULT
  *             while a buffer lies in the arena, and the call is one where
- *             EFAULT means nothing was transferred (kio_retry_ok), and every
+ *             EFAULT means nothing was transferred (enum kio_retry), and every
  *             arena buffer is accessible per the shim's VMAs, the buffers are
  *             made present again and the call is made once more (counted:
  *             efault_retries).  An EFAULT that reaches the program with an
@@ -31,18 +31,19 @@
  * and the socket send and receive families, only on regular files, pipes
  * and FIFOs, and SOCK_STREAM sockets (there the kernel moves nothing
  * before it reports EFAULT: a datagram would be lost); and the pure
- * queries whose repetition changes nothing: the stat family, getdents64
- * never (a directory position may have moved), getrandom, readlink,
- * getcwd, getsockname, getpeername, getsockopt.  Never: accept (the
- * connection is taken), the wait family (the child is reaped), poll,
- * select, epoll (events are consumed), nanosleep, pipe, socketpair, and
- * stdio (fread/fwrite keep stream state).
+ * queries whose repetition changes nothing: the stat family, getrandom,
+ * readlink, getcwd, getsockname, getpeername, getsockopt.  Never: accept
+ * (the connection is taken), the wait family (the child is reaped), poll,
+ * select, epoll (events are consumed), getdents64 (the directory position
+ * may have moved), nanosleep, pipe, socketpair, and stdio (fread/fwrite
+ * keep stream state).
  *
  * Not covered (see README): ioctl and other calls whose buffer sizes the
  * shim cannot know, raw syscall(2), and libc's internal calls on memory
  * the program owns (a setvbuf buffer, long strings printf writes straight
  * from the program's memory).  libc's own buffers (stdio, directory
- * streams) come from pinned allocator memory instead (shim/malloc.c).
+ * streams) come from the pinned heap instead (shim/malloc.c,
+ * alloc/pinned.c).
  */
 #include "config.h"
 
