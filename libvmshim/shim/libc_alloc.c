@@ -230,8 +230,10 @@ static void patch_libc(uintptr_t base)
 		if (ph[i].p_type == PT_DYNAMIC) {
 			dyn = l_addr + ph[i].p_vaddr;
 		} else if (ph[i].p_type == PT_GNU_RELRO) {
-			relro_lo = l_addr + ph[i].p_vaddr;
-			relro_hi = relro_lo + ph[i].p_memsz;
+			/* What ld.so made read-only: whole pages, the last
+			 * partial one left writable. */
+			relro_lo = (l_addr + ph[i].p_vaddr) & ~(uintptr_t)4095;
+			relro_hi = (l_addr + ph[i].p_vaddr + ph[i].p_memsz) & ~(uintptr_t)4095;
 		}
 	}
 	if (dyn == 0) {
