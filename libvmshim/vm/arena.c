@@ -255,9 +255,57 @@ void vms_kmaps_adjust(long before, long after)
 {
 	long delta = after - before;
 	if (delta != 0) {
-		__atomic_fetch_add(&vms_mm.kmaps, delta, __ATOMIC_RELAXED);
+		long now = __atomic_add_fetch(&vms_mm.kmaps, delta, __ATOMIC_RELAXED);
 		vms_gauge_add(&vms_stats.kernel_mappings, delta);
+		if (now < 1) {
+			vms_kmaps_resync();
+		}
 	}
+}
+
+/*
+ * The count is exact while one thread changes a range at a time; threads
+ * changing neighbouring pages at once (reclaim sweeping pages other
+ * threads fault in) can make it drift.  It matters near the budget (fault
+ * blocks widen) and must never go below one, so it is set again from
+ * /proc/self/maps there.  Async-signal-safe: raw calls, a static buffer
+ * owned by one thread at a time (the others keep the count they have).
+ */
+void vms_kmaps_resync(void)
+{
+	static int busy;
+	static char buf[65536];
+	int zero = 0;
+	if (!__atomic_compare_exchange_n(&busy, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		return;
+	}
+	long fd = vms_raw_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (!vms_raw_failed(fd)) {
+		/* Each line starts with its hexadecimal start address, then '-'. */
+		long count = 0, n;
+		uintptr_t addr = 0;
+		bool in_addr = true;
+		while ((n = vms_raw_read((int)fd, buf, sizeof buf)) > 0) {
+			for (long i = 0; i < n; i++) {
+				char c = buf[i];
+				if (c == '\n') {
+					in_addr = true;
+					addr = 0;
+				} else if (in_addr && c == '-') {
+					count += addr >= vms_mm.base && addr < vms_mm.end;
+					in_addr = false;
+				} else if (in_addr) {
+					addr = addr << 4 | (uintptr_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+				}
+			}
+		}
+		vms_raw_close((int)fd);
+		if (count > 0) {
+			long old = __atomic_exchange_n(&vms_mm.kmaps, count, __ATOMIC_RELAXED);
+			vms_gauge_add(&vms_stats.kernel_mappings, count - old);
+		}
+	}
+	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Pages of [start, end) whose PTE has all of the bits in mask. */

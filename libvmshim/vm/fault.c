@@ -56,6 +56,8 @@ static __thread unsigned seq_window __attribute__((tls_model("initial-exec")));
 /* Consecutive faults at one page the table says is accessible. */
 static __thread uintptr_t spurious_page __attribute__((tls_model("initial-exec")));
 static __thread unsigned spurious_count __attribute__((tls_model("initial-exec")));
+/* Faults since this thread last checked the kernel-mapping count. */
+static __thread unsigned since_resync __attribute__((tls_model("initial-exec")));
 
 #define SPURIOUS_LIMIT 10000u
 
@@ -97,6 +99,13 @@ static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
 	}
 	seq_window = w;
 	long kmaps = __atomic_load_n(&mm->kmaps, __ATOMIC_RELAXED);
+	if (kmaps > mm->kmaps_budget) {
+		/* Widening costs: first make sure the count has not drifted. */
+		if (since_resync++ % 4096 == 0) {
+			vms_kmaps_resync();
+			kmaps = __atomic_load_n(&mm->kmaps, __ATOMIC_RELAXED);
+		}
+	}
 	if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 2) {
 		w = w < 131072u ? 131072u : w;
 	} else if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 4) {
@@ -222,12 +231,14 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 		      uintptr_t pop_end, bool write, int *pop_err)
 {
-	long before = vms_kmaps_boundaries(start, end);
 	size_t n = claim(start, end);
 	if (n == 0) {
 		return 0;
 	}
+	/* Claiming changes no protection; charging may (reclaim nearby pages,
+	 * counted by reclaim): count the boundaries after it. */
 	vms_mem_charge(n);
+	long before = vms_kmaps_boundaries(start, end);
 	size_t filled = 0;
 	int err = fill_claimed(vma, start, end, pop_start, pop_end, write, pop_err, &filled);
 	vms_mem_uncharge(n - filled);

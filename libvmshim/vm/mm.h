@@ -138,6 +138,9 @@ enum vms_where vms_arena_where(uintptr_t start, uintptr_t end);
  * before and after a change; vms_kmaps_adjust adds the difference. */
 long vms_kmaps_boundaries(uintptr_t start, uintptr_t end);
 void vms_kmaps_adjust(long before, long after);
+/* Sets the count from /proc/self/maps (see arena.c: concurrent changes can
+ * make the computed count drift). */
+void vms_kmaps_resync(void);
 /* Makes [start, end) a plain reservation again (PROT_NONE, private, no
  * contents) with a fresh kernel mapping: for ranges that were shared or
  * left empty by mremap.  0 or errno. */

@@ -522,23 +522,33 @@ void vms_mem_charge(size_t n)
 	if (n == 0) {
 		return;
 	}
-	uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
-	int64_t after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-	if (limit != 0 && after > (int64_t)limit) {
+	struct vms_gauge *g = &vms_stats.resident_pages;
+	for (unsigned tries = 0;; tries++) {
+		uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
+		int64_t now = __atomic_load_n(&g->now, __ATOMIC_RELAXED);
+		int64_t after = now + (int64_t)n;
+		if (limit == 0 || after <= (int64_t)limit || tries >= 4) {
+			if (!__atomic_compare_exchange_n(&g->now, &now, after, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED)) {
+				continue; /* another thread charged: look again */
+			}
+			vms_gauge_add(g, 0); /* the peak follows */
+			if (limit != 0 && after > (int64_t)limit) {
+				uint64_t over = (uint64_t)after - limit;
+				vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
+				say_once(&said_overshoot,
+					 "resident memory is above the memory limit: nothing more can "
+					 "be evicted now (pages over the limit)",
+					 (long)over);
+			}
+			return;
+		}
 		uint64_t batch = limit / 32 > 32 ? limit / 32 : 32;
 		uint64_t low = limit > batch ? limit - batch : 0;
-		reclaim((size_t)((uint64_t)after - low));
-		after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-		if (after > (int64_t)limit) {
-			uint64_t over = (uint64_t)after - limit;
-			vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
-			say_once(&said_overshoot,
-				 "resident memory is above the memory limit: nothing more can be "
-				 "evicted now (pages over the limit)",
-				 (long)over);
+		if (reclaim((size_t)((uint64_t)after - low)) == 0 && tries >= 1) {
+			tries = 3; /* nothing evictable: one last look, then overshoot */
 		}
 	}
-	vms_gauge_add(&vms_stats.resident_pages, (int64_t)n);
 }
 
 void vms_mem_uncharge(size_t n)
