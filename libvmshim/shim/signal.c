@@ -38,6 +38,7 @@
 #include "shim/init.h"
 #include "util/log.h"
 #include "util/stats.h"
+#include "util/trace.h"
 #include "vm/mm.h"
 
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
@@ -192,6 +193,11 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 			si->si_code = SEGV_ACCERR;
 		}
 		vms_count_fault(VMS_FAULT_genuine);
+		vms_trace_event(VMS_TRACE_GENUINE, (uintptr_t)si->si_addr, 1);
+	} else if (sig == SIGSEGV && si->si_code == SI_QUEUE && vms_maps_serve_request(si)) {
+		/* `vmshim maps PID` asked for the maps view (util/live.h). */
+		errno = saved_errno;
+		return;
 	}
 	deliver(sig, si, uc);
 	errno = saved_errno;

@@ -277,6 +277,7 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 			  (void *)page, err, __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
 	}
 	vms_count_fault((vma->flags & VMS_VMA_FILE) ? VMS_FAULT_file : VMS_FAULT_zero_fill);
+	vms_trace_event((vma->flags & VMS_VMA_FILE) ? VMS_TRACE_FILE : VMS_TRACE_ZERO_FILL, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	seq_next = end;
 	return VMS_FAULT_RESOLVED;
 }
@@ -308,6 +309,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 			vms_gauge_add(&vms_stats.file_dirty, 1);
 		} else {
 			vms_count_fault(VMS_FAULT_cow);
+			vms_trace_event(VMS_TRACE_COW, page, 1);
 		}
 	}
 	int prot = vms_hw_prot(vma, now);
@@ -377,6 +379,7 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_count_fault(VMS_FAULT_cow);
+	vms_trace_event(VMS_TRACE_COW, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	if (vms_pte_load(fpt) & VMS_PTE_BUSY) {
 		wait_not_busy(fpt); /* another thread is ending its sharing */
 	}

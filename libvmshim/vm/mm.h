@@ -30,6 +30,7 @@
 #ifndef VMS_VM_MM_H
 #define VMS_VM_MM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -211,8 +212,12 @@ uint64_t vms_pin_overflows(void);
  * their pages (the allocator's memory for libc itself).  0, EINVAL, ENOMEM. */
 int vm_mark_pinned(void *addr, size_t len);
 
-/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE asks for. */
+/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE and VMSHIM_MAPS ask for. */
 void vms_maps_report_at_exit(void);
+/* From the fault signal handler: if si is a maps request of `vmshim maps`
+ * (util/live.h), writes the view to DIR/PID.maps and returns true (the
+ * signal is consumed); else false.  Async-signal-safe. */
+bool vms_maps_serve_request(const siginfo_t *si);
 
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);
