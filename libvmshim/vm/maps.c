@@ -129,11 +129,16 @@ void vms_maps_report_at_exit(void)
 bool vms_maps_serve_request(const siginfo_t *si)
 {
 	struct vms_live_header *h = vms_live_header();
-	if (h == NULL || si->si_code != SI_QUEUE || si->si_value.sival_int != VMS_LIVE_SIGVAL ||
-	    (long)si->si_uid != vms_raw_getuid() || vms_mm.base == 0) {
+	if (h == NULL || si->si_code != SI_QUEUE || si->si_value.sival_int != VMS_LIVE_SIGVAL) {
 		return false;
 	}
+	/* Ours from here on: never delivered to the program.  Only who can
+	 * write the segment (the user, root) can post a request. */
 	uint64_t req = __atomic_load_n(&h->maps_request, __ATOMIC_ACQUIRE);
+	if (vms_mm.base == 0) {
+		__atomic_store_n(&h->maps_done, req, __ATOMIC_RELEASE);
+		return true;
+	}
 	if (req == __atomic_load_n(&h->maps_done, __ATOMIC_RELAXED)) {
 		return true; /* served already (a repeated signal) */
 	}
