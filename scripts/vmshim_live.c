@@ -121,6 +121,13 @@ static int seg_open(const char *dir, long pid, int writable, struct seg *s, int 
 	}
 	s->h = s->map;
 	s->st = (struct vms_stats *)((char *)s->map + VMS_LIVE_STATS_OFFSET);
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+		/* Killed, perhaps before its header was complete. */
+		munmap(s->map, s->len);
+		remove_stale(dir, pid);
+		*why = ESRCH;
+		return -1;
+	}
 	if (__atomic_load_n(&s->h->magic, __ATOMIC_ACQUIRE) != VMS_LIVE_MAGIC ||
 	    s->h->version != VMS_LIVE_VERSION || s->h->stats_size != sizeof(struct vms_stats) ||
 	    s->h->n_calls != VMS_CALL_COUNT || s->h->n_faults != VMS_FAULT_COUNT ||
@@ -129,8 +136,7 @@ static int seg_open(const char *dir, long pid, int writable, struct seg *s, int 
 		*why = EPROTO;
 		return -1;
 	}
-	if ((kill((pid_t)pid, 0) != 0 && errno == ESRCH) ||
-	    vms_live_start_time(pid) != s->h->start_time) {
+	if (vms_live_start_time(pid) != s->h->start_time) {
 		munmap(s->map, s->len);
 		remove_stale(dir, pid);
 		*why = ESRCH;

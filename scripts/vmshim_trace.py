@@ -146,7 +146,7 @@ def miss_curve(distances, max_pages=None):
     reuse = distances[distances >= 0]
     top = int(reuse.max()) + 2 if len(reuse) else 1
     if max_pages is None:
-        max_pages = max(top, 1)
+        max_pages = max(top, cold, 1)  # up to every distinct page
     hist = np.bincount(np.minimum(reuse, max_pages), minlength=max_pages + 1)
     # accesses with distance >= c = total reuse - those with distance < c
     below = np.concatenate(([0], np.cumsum(hist)[:-1]))
