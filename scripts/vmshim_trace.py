@@ -24,7 +24,11 @@ NUMBER = {v: k for k, v in KINDS.items()}
 # Faults that make a page present: the program touched that page.
 ACCESS_KINDS = [NUMBER[k] for k in ("zero_fill", "file", "cow", "swap_in", "minor")]
 FAULT_KINDS = ACCESS_KINDS + [NUMBER["genuine"]]
-EVICT_KINDS = [k for k in range(16, 23)]
+# Pages leaving memory (swap_out repeats evict_anon per cluster; deactivate
+# only makes a page inaccessible to sample its next touch).
+EVICT_KINDS = [NUMBER[k] for k in ("evict_anon", "evict_file", "evict_file_dirty",
+                                   "evict_swapcache", "evict_shared")]
+RECLAIM_KINDS = EVICT_KINDS + [NUMBER["deactivate"], NUMBER["swap_out"]]
 PAGE = 4096
 
 
@@ -91,7 +95,7 @@ def kinds_named(names):
         elif name == "evictions":
             out += EVICT_KINDS
         elif name == "all":
-            out += FAULT_KINDS + EVICT_KINDS
+            out += FAULT_KINDS + RECLAIM_KINDS
         elif name in NUMBER:
             out.append(NUMBER[name])
         else:
@@ -221,6 +225,9 @@ def owners(trace, kinds, recs):
 def main_tool(fn):
     try:
         sys.exit(fn(sys.argv[1:]))
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
     except TraceError as e:
         sys.stderr.write("%s: %s\n" % (os.path.basename(sys.argv[0]), e))
         sys.exit(1)
