@@ -46,6 +46,7 @@ struct tbuf {
 
 int vms_trace_enabled;
 static int trace_fd = -1;
+static long trace_pid;  /* the process the trace is of (not a vfork child) */
 static struct tbuf *all_bufs;
 static uint64_t dropped;
 static __thread struct tbuf *my_buf __attribute__((tls_model("initial-exec")));
@@ -210,6 +211,7 @@ static void start(void)
 	if (fd < 0) {
 		return;
 	}
+	trace_pid = pid;
 	__atomic_store_n(&trace_fd, fd, __ATOMIC_RELAXED);
 	__atomic_store_n(&vms_trace_enabled, 1, __ATOMIC_RELEASE);
 }
@@ -281,6 +283,10 @@ static void write_maps_text(int fd)
 
 void vms_trace_exit(void)
 {
+	/* A vfork child exiting shares the memory of the traced process. */
+	if (trace_pid != vms_raw_getpid()) {
+		return;
+	}
 	if (!__atomic_exchange_n(&vms_trace_enabled, 0, __ATOMIC_ACQ_REL)) {
 		return;
 	}
