@@ -3,7 +3,7 @@
  *
  *   vmshim stat [--json] PID     the statistics of PID once
  *   vmshim top [-d SECS] [-n N]  a table of every process under the shim
- *   vmshim limit PID SIZE        changes PID's resident limit
+ *   vmshim limit [--now] PID SIZE  changes PID's resident limit
  *   vmshim maps PID              PID's emulated address space (maps view)
  *
  * Owns: reading and writing other processes' live segments (util/live.h).
@@ -38,7 +38,7 @@
 
 static const char cmd_usage[] =
 	"usage: vmshim stat [--json] PID | vmshim top [-d SECONDS] [-n COUNT] |\n"
-	"       vmshim limit PID SIZE | vmshim maps PID\n";
+	"       vmshim limit [--now] PID SIZE | vmshim maps PID\n";
 
 struct seg {
 	void *map;
@@ -205,13 +205,38 @@ static int cmd_stat(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Queues the request signal to pid and waits (5 s at most) until *done
+ * reaches req: 1, or 0 (said on stderr).  The process serves requests
+ * from its fault signal handler, normally at once.
+ */
+static int ask(long pid, const uint64_t *done, uint64_t req)
+{
+	union sigval v = { .sival_int = VMS_LIVE_SIGVAL };
+	if (sigqueue((pid_t)pid, SIGSEGV, v) != 0) {
+		fprintf(stderr, "vmshim: cannot signal process %ld: %s\n", pid, strerror(errno));
+		return 0;
+	}
+	for (int waited = 0; waited < 500; waited++) {
+		if (__atomic_load_n(done, __ATOMIC_ACQUIRE) >= req)
+			return 1;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "vmshim: process %ld did not answer within 5 seconds\n", pid);
+	return 0;
+}
+
 static int cmd_limit(int argc, char **argv)
 {
 	uint64_t bytes;
 	struct seg s;
 
+	int now = argc > 1 && strcmp(argv[1], "--now") == 0;
+	argc -= now;
+	argv += now;
 	if (argc != 3)
-		cmd_usage_error("limit: expected a process id and a size%s", "");
+		cmd_usage_error("limit: expected [--now] a process id and a size%s", "");
 	long pid = parse_pid(argv[1]);
 	if (vms_option_parse(VMS_OPT_MEM_LIMIT, argv[2], &bytes) != 0)
 		cmd_usage_error("limit: '%s' is not valid: expected a size (like 512M, 2G), or 0 "
@@ -221,9 +246,24 @@ static int cmd_limit(int argc, char **argv)
 		return 1;
 	uint64_t pages = bytes / 4096;
 	uint64_t old = __atomic_exchange_n(&s.st->limit_pages, pages, __ATOMIC_RELAXED);
-	seg_close(&s);
 	printf("pid %ld: resident limit %llu pages (was %llu)\n", pid, (unsigned long long)pages,
 	       (unsigned long long)old);
+	int64_t resident = __atomic_load_n(&s.st->resident_pages.now, __ATOMIC_RELAXED);
+	if (now && pages != 0 && resident > (int64_t)pages) {
+		/* Reclaim now rather than at the next page the process charges:
+		 * from a signal handler, like a fault of another thread, so a
+		 * buffer the interrupted thread has handed to a blocking system
+		 * call may go, and that call fail with EFAULT, until system calls
+		 * pin their buffers (vm/pin.c). */
+		uint64_t req = __atomic_add_fetch(&s.h->reclaim_request, 1, __ATOMIC_ACQ_REL);
+		int served = ask(pid, &s.h->reclaim_done, req);
+		resident = __atomic_load_n(&s.st->resident_pages.now, __ATOMIC_RELAXED);
+		printf("pid %ld: %s; resident now %lld pages\n", pid,
+		       served ? "reclaimed" : "did not answer the reclaim request (it will reclaim "
+					    "at its next page)",
+		       (long long)resident);
+	}
+	seg_close(&s);
 	return 0;
 }
 
@@ -239,26 +279,10 @@ static int cmd_maps(int argc, char **argv)
 	if (seg_open_or_say(dir, pid, 1, &s) != 0)
 		return 1;
 	uint64_t req = __atomic_add_fetch(&s.h->maps_request, 1, __ATOMIC_ACQ_REL);
-	union sigval v = { .sival_int = VMS_LIVE_SIGVAL };
-	if (sigqueue((pid_t)pid, SIGSEGV, v) != 0) {
-		fprintf(stderr, "vmshim: cannot signal process %ld: %s\n", pid, strerror(errno));
-		seg_close(&s);
-		return 1;
-	}
-	/* Served from the process's signal handler: normally at once. */
-	int served = 0;
-	for (int waited = 0; waited < 500 && !served; waited++) {
-		served = __atomic_load_n(&s.h->maps_done, __ATOMIC_ACQUIRE) >= req;
-		if (!served) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
+	int served = ask(pid, &s.h->maps_done, req);
 	seg_close(&s);
-	if (!served) {
-		fprintf(stderr, "vmshim: process %ld did not answer within 5 seconds\n", pid);
+	if (!served)
 		return 1;
-	}
 	vms_live_path(path, sizeof path, dir, pid, ".maps");
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {

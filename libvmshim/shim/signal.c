@@ -200,8 +200,8 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 		}
 		vms_count_fault(VMS_FAULT_genuine);
 		vms_trace_event(VMS_TRACE_GENUINE, (uintptr_t)si->si_addr, 1);
-	} else if (sig == SIGSEGV && si->si_code == SI_QUEUE && vms_maps_serve_request(si)) {
-		/* `vmshim maps PID` asked for the maps view (util/live.h). */
+	} else if (sig == SIGSEGV && si->si_code == SI_QUEUE && vms_live_serve_request(si)) {
+		/* `vmshim maps` or `vmshim limit` asked (util/live.h). */
 		errno = saved_errno;
 		return;
 	}

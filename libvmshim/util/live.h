@@ -26,10 +26,11 @@
  * signal leaves its file behind; readers recognise it (the pid is gone, or
  * its start time differs) and remove it.
  *
- * Maps on demand: a reader bumps maps_request and queues SIGSEGV with
- * si_value VMS_LIVE_SIGVAL (sigqueue, SI_QUEUE: never a real fault); the
- * shim's handler writes the maps view to DIR/PID.maps and stores
- * maps_request into maps_done.
+ * Requests: a reader bumps maps_request (or reclaim_request) and queues
+ * SIGSEGV with si_value VMS_LIVE_SIGVAL (sigqueue, SI_QUEUE: never a real
+ * fault); the shim's handler writes the maps view to DIR/PID.maps (or
+ * reclaims down to a lowered limit at once, rather than at the next page
+ * charged) and stores the request counter into its done word.
  */
 #ifndef VMS_UTIL_LIVE_H
 #define VMS_UTIL_LIVE_H
@@ -58,6 +59,8 @@ struct vms_live_header {
 	uint64_t maps_request;   /* (a) bumped by readers */
 	uint64_t maps_done;      /* (a) set to maps_request once DIR/PID.maps is written */
 	char comm[16];           /* /proc/PID/comm at creation */
+	uint64_t reclaim_request; /* (a) bumped by `vmshim limit` */
+	uint64_t reclaim_done;    /* (a) set to reclaim_request once reclaimed */
 };
 
 /* The segment directory: $VMSHIM_LIVE_DIR (option) or /dev/shm/vmshim-UID.

@@ -11,7 +11,8 @@
  * (present with a copy in swap), referenced (ACCESSED bit), pinned pages
  * (LOCKED bit).  Written at exit (and _exit) to VMSHIM_MAPS_FILE and, with
  * VMSHIM_MAPS=1, to stderr; on request of `vmshim maps PID` from the fault
- * signal handler (see util/live.h).  Map lock held, raw calls only.
+ * signal handler (see util/live.h), which also serves `vmshim limit`'s
+ * request to reclaim down to a lowered limit at once.  Map lock held, raw calls only.
  */
 #include "config.h"
 
@@ -126,7 +127,21 @@ void vms_maps_report_at_exit(void)
 	}
 }
 
-bool vms_maps_serve_request(const siginfo_t *si)
+/* Writes the view to DIR/PID.maps for `vmshim maps`.  Read lock held. */
+static void serve_maps(const struct vms_live_header *h)
+{
+	char path[VMS_OPTION_PATH_MAX + 40];
+	if (vms_live_path(path, sizeof path, vms_live_dir_in_use(), (long)h->pid, ".maps") != 0) {
+		return;
+	}
+	long fd = vms_raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (!vms_raw_failed(fd)) {
+		write_maps((int)fd);
+		vms_raw_close((int)fd);
+	}
+}
+
+bool vms_live_serve_request(const siginfo_t *si)
 {
 	struct vms_live_header *h = vms_live_header();
 	if (h == NULL || si->si_code != SI_QUEUE || si->si_value.sival_int != VMS_LIVE_SIGVAL) {
@@ -134,28 +149,27 @@ bool vms_maps_serve_request(const siginfo_t *si)
 	}
 	/* Ours from here on: never delivered to the program.  Only who can
 	 * write the segment (the user, root) can post a request. */
-	uint64_t req = __atomic_load_n(&h->maps_request, __ATOMIC_ACQUIRE);
-	if (vms_mm.base == 0) {
-		__atomic_store_n(&h->maps_done, req, __ATOMIC_RELEASE);
-		return true;
+	uint64_t maps = __atomic_load_n(&h->maps_request, __ATOMIC_ACQUIRE);
+	uint64_t reclaim = __atomic_load_n(&h->reclaim_request, __ATOMIC_ACQUIRE);
+	bool want_maps = maps != __atomic_load_n(&h->maps_done, __ATOMIC_RELAXED);
+	bool want_reclaim = reclaim != __atomic_load_n(&h->reclaim_done, __ATOMIC_RELAXED);
+	if (vms_mm.base != 0 && (want_maps || want_reclaim)) {
+		/* A signal handler: every signal is blocked, and every holder of
+		 * the map lock blocks signals, so no holder is interrupted here:
+		 * the same context as the fault handler, which charges pages. */
+		vms_map_read_lock();
+		if (want_reclaim) {
+			/* Charging one page reclaims down to the (new) limit when
+			 * above it; the page is not kept. */
+			vms_mem_charge(1);
+			vms_mem_uncharge(1);
+		}
+		if (want_maps) {
+			serve_maps(h);
+		}
+		vms_map_read_unlock();
 	}
-	if (req == __atomic_load_n(&h->maps_done, __ATOMIC_RELAXED)) {
-		return true; /* served already (a repeated signal) */
-	}
-	char path[VMS_OPTION_PATH_MAX + 40];
-	if (vms_live_path(path, sizeof path, vms_live_dir_in_use(), (long)h->pid, ".maps") != 0) {
-		return true;
-	}
-	long fd = vms_raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (vms_raw_failed(fd)) {
-		return true;
-	}
-	/* A signal handler: every signal is blocked, and every holder of the
-	 * map lock blocks signals, so no holder is interrupted here. */
-	vms_map_read_lock();
-	write_maps((int)fd);
-	vms_map_read_unlock();
-	vms_raw_close((int)fd);
-	__atomic_store_n(&h->maps_done, req, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->reclaim_done, reclaim, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->maps_done, maps, __ATOMIC_RELEASE);
 	return true;
 }

@@ -223,10 +223,11 @@ int vm_mark_pinned(void *addr, size_t len);
 
 /* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE and VMSHIM_MAPS ask for. */
 void vms_maps_report_at_exit(void);
-/* From the fault signal handler: if si is a maps request of `vmshim maps`
- * (util/live.h), writes the view to DIR/PID.maps and returns true (the
- * signal is consumed); else false.  Async-signal-safe. */
-bool vms_maps_serve_request(const siginfo_t *si);
+/* From the fault signal handler: if si is a request of `vmshim maps` or
+ * `vmshim limit` (util/live.h), writes the view to DIR/PID.maps or
+ * reclaims down to the limit, and returns true (the signal is consumed);
+ * else false.  Async-signal-safe. */
+bool vms_live_serve_request(const siginfo_t *si);
 
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);
