@@ -319,7 +319,7 @@ static void print_help(void)
 
 	printf("usage: vmshim [OPTION...] [--] PROGRAM [ARGS...]\n"
 	       "       vmshim stat [--json] PID | top [-d SECONDS] [-n COUNT] |\n"
-	       "              limit PID SIZE | maps PID\n"
+	       "              limit [--now] PID SIZE | maps PID\n"
 	       "       vmshim --help | --version\n"
 	       "\n"
 	       "Runs PROGRAM with libvmshim preloaded (LD_PRELOAD): its memory calls and\n"
@@ -331,7 +331,8 @@ static void print_help(void)
 	       "Commands on running processes (of this user, under the shim):\n"
 	       "  stat [--json] PID    print PID's statistics once (table, or JSON)\n"
 	       "  top [-d S] [-n N]    refresh a table of every process under the shim\n"
-	       "  limit PID SIZE       change PID's resident limit (0: none)\n"
+	       "  limit [--now] PID SIZE  change PID's resident limit (0: none); --now\n"
+	       "                       reclaims down to it at once\n"
 	       "  maps PID             print PID's emulated address space\n"
 	       "To run a program named like a command: vmshim -- NAME.\n"
 	       "\n"
