@@ -267,6 +267,59 @@ static int cmd_limit(int argc, char **argv)
 	return 0;
 }
 
+/* The file-backed mappings of a process, to name callers object+offset. */
+struct object {
+	unsigned long lo, hi, off;
+	char path[256];
+};
+struct objects {
+	struct object *v;
+	size_t n;
+};
+
+static void load_objects(long pid, struct objects *o)
+{
+	char path[64], line[512];
+	size_t cap = 0;
+	o->v = NULL;
+	o->n = 0;
+	snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		struct object ob;
+		int at = 0;
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &ob.lo, &ob.hi, &ob.off, &at) < 3 ||
+		    at == 0 || line[at] != '/')
+			continue;
+		snprintf(ob.path, sizeof ob.path, "%.*s", (int)strcspn(line + at, "\n"), line + at);
+		if (o->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct object *nv = realloc(o->v, cap * sizeof *nv);
+			if (nv == NULL)
+				break;
+			o->v = nv;
+		}
+		o->v[o->n++] = ob;
+	}
+	fclose(f);
+}
+
+static const char *symbolise(const struct objects *o, unsigned long a, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		if (o->v[i].lo <= a && a < o->v[i].hi) {
+			const char *base = strrchr(o->v[i].path, '/');
+			snprintf(buf, cap, "%s+0x%lx", base ? base + 1 : o->v[i].path,
+				 a - o->v[i].lo + o->v[i].off);
+			return buf;
+		}
+	}
+	snprintf(buf, cap, "not in a file mapping");
+	return buf;
+}
+
 static int cmd_maps(int argc, char **argv)
 {
 	char path[VMS_OPTION_PATH_MAX + 40], buf[65536];
@@ -289,10 +342,26 @@ static int cmd_maps(int argc, char **argv)
 		fprintf(stderr, "vmshim: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		fwrite(buf, 1, (size_t)n, stdout);
-	close(fd);
+	FILE *in = fdopen(fd, "r");
+	if (in == NULL) {
+		perror("vmshim");
+		return 1;
+	}
+	struct objects objs;
+	load_objects(pid, &objs);
+	char line[1024];
+	while (fgets(line, sizeof line, in) != NULL) {
+		char *c = strstr(line, " caller=");
+		unsigned long caller;
+		if (c != NULL && sscanf(c, " caller=%lx", &caller) == 1 && caller != 0) {
+			line[strcspn(line, "\n")] = '\0';
+			printf("%s (%s)\n", line, symbolise(&objs, caller, buf, sizeof buf));
+		} else {
+			fputs(line, stdout);
+		}
+	}
+	fclose(in);
+	free(objs.v);
 	unlink(path);
 	return 0;
 }

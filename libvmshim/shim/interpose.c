@@ -123,7 +123,9 @@ static void *do_mmap(enum vms_call_id id, void *addr, size_t len, int prot, int 
 	vms_ensure_init();
 	vms_count_call(id);
 	void *out;
+	vms_mmap_caller = (uintptr_t)caller;
 	int r = vm_mmap(addr, len, prot, flags, fd, off, &out);
+	vms_mmap_caller = 0;
 	if (r == VMS_PASSTHROUGH) {
 		return map_result(vms_raw_mmap(addr, len, prot, flags, fd, off));
 	}

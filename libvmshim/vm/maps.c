@@ -9,7 +9,9 @@
  * (shared with another process since fork), locked (the VMA is mlock'ed),
  * advice and flags, then swapped (contents in the swap file), swapcache
  * (present with a copy in swap), referenced (ACCESSED bit), pinned pages
- * (LOCKED bit).  Written at exit (and _exit) to VMSHIM_MAPS_FILE and, with
+ * (LOCKED bit), and the return address of the mmap call that made the
+ * mapping (caller, 0 when the shim or its allocator made it; `vmshim
+ * maps` and vmshim-report turn it into object+offset).  Written at exit (and _exit) to VMSHIM_MAPS_FILE and, with
  * VMSHIM_MAPS=1, to stderr; on request of `vmshim maps PID` from the fault
  * signal handler (see util/live.h), which also serves `vmshim limit`'s
  * request to reclaim down to a lowered limit at once.  Map lock held, raw calls only.
@@ -78,7 +80,8 @@ static long write_maps(int fd)
 		size_t n = vms_fmt(line, sizeof line,
 				   "%lx-%lx %c%c%c%c %08llx %02x:%02x %llu %s\n"
 				   "    size=%zu present=%zu dirty=%zu cow=%zu locked=%d advice=%s%s%s%s"
-				   " swapped=%zu swapcache=%zu referenced=%zu locked_pages=%zu\n",
+				   " swapped=%zu swapcache=%zu referenced=%zu locked_pages=%zu"
+				   " caller=%lx\n",
 				   (unsigned long)v->start, (unsigned long)v->end,
 				   (v->prot & PROT_READ) ? 'r' : '-', (v->prot & PROT_WRITE) ? 'w' : '-',
 				   (v->prot & PROT_EXEC) ? 'x' : '-',
@@ -93,7 +96,7 @@ static long write_maps(int fd)
 				   (v->flags & VMS_VMA_DONTFORK) ? " dontfork" : "",
 				   (v->flags & VMS_VMA_WIPEONFORK) ? " wipeonfork" : "",
 				   (v->flags & VMS_VMA_NOHUGEPAGE) ? " nohugepage" : "", c.swapped,
-				   c.swapcache, c.referenced, c.locked);
+				   c.swapcache, c.referenced, c.locked, (unsigned long)v->caller);
 		long r = vms_raw_write_all(fd, line, n);
 		if (vms_raw_failed(r)) {
 			return r;

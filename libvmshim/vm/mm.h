@@ -176,6 +176,10 @@ void vms_map_write_lock(uint64_t *saved);
 void vms_map_write_unlock(const uint64_t *saved);
 
 /* vm/mmap.c */
+/* The return address of the program's mmap call in progress on this
+ * thread (shim/interpose.c sets it around vm_mmap; 0 otherwise): recorded
+ * in the new VMA for the maps view. */
+extern __thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
 /* vm/munmap.c; vm_unmap_locked is also used by MAP_FIXED and mremap. */
 int vm_munmap(void *addr, size_t len);
