@@ -38,6 +38,7 @@
 #include "shim/init.h"
 #include "util/log.h"
 #include "util/stats.h"
+#include "util/live.h"
 #include "util/trace.h"
 #include "vm/mm.h"
 
@@ -120,6 +121,10 @@ static enum vms_access access_of(const ucontext_t *uc)
 /* Kills the process with sig, as the default action would. */
 static void die(int sig, siginfo_t *si, ucontext_t *uc)
 {
+	/* The process ends here: its trace is completed and its live segment
+	 * removed, as at exit (both async-signal-safe). */
+	vms_trace_exit();
+	vms_live_exit();
 	struct vms_ksigaction dfl = { 0 };
 	vms_raw_rt_sigaction(sig, &dfl, NULL);
 	set_mask64(&uc->uc_sigmask, mask64(&uc->uc_sigmask) & ~BIT(sig));
