@@ -25,6 +25,10 @@ enum vms_option_id {
 	VMS_OPT_STATS,       /* 0/1: human table on stderr at exit */
 	VMS_OPT_STATS_FILE,  /* path, %p = pid: JSON at exit */
 	VMS_OPT_MAPS_FILE,   /* path, %p = pid: the emulated maps view at exit */
+	VMS_OPT_MAPS,        /* 0/1: the maps view on stderr at exit */
+	VMS_OPT_TRACE,       /* path, %p = pid: binary fault/eviction trace */
+	VMS_OPT_LIVE,        /* 0/1: publish the live segment (util/live.h) */
+	VMS_OPT_LIVE_DIR,    /* path: where live segments go */
 	VMS_OPT_LOG,         /* error, warn, info, debug */
 	VMS_OPT_VERBOSE,     /* 0/1: print the option table at start */
 	VMS_OPT_COUNT

@@ -313,6 +313,7 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 			  (void *)page, err, __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
 	}
 	vms_count_fault((vma->flags & VMS_VMA_FILE) ? VMS_FAULT_file : VMS_FAULT_zero_fill);
+	vms_trace_event((vma->flags & VMS_VMA_FILE) ? VMS_TRACE_FILE : VMS_TRACE_ZERO_FILL, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	seq_next = end;
 	return VMS_FAULT_RESOLVED;
 }
@@ -372,6 +373,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 			vms_gauge_add(&vms_stats.file_dirty, 1);
 		} else {
 			vms_count_fault(VMS_FAULT_cow);
+			vms_trace_event(VMS_TRACE_COW, page, 1);
 		}
 	}
 	int prot = vms_hw_prot(vma, now);
@@ -381,6 +383,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 		vms_count_add(&vms_stats.swap_readahead_hits, 1 + ahead);
 	} else if (!(old & VMS_PTE_ACCESSED)) {
 		vms_count_fault(VMS_FAULT_minor);
+		vms_trace_event(VMS_TRACE_MINOR, page, 1);
 	}
 	uintptr_t end = page + (1 + ahead) * VMS_PAGE_SIZE;
 	long before = vms_kmaps_boundaries(page, end);
@@ -455,6 +458,7 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_count_fault(VMS_FAULT_cow);
+	vms_trace_event(VMS_TRACE_COW, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	if (vms_pte_load(fpt) & VMS_PTE_BUSY) {
 		wait_not_busy(fpt); /* another thread is ending its sharing */
 	}

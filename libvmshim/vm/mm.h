@@ -30,6 +30,7 @@
 #ifndef VMS_VM_MM_H
 #define VMS_VM_MM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,6 +179,10 @@ void vms_map_write_lock(uint64_t *saved);
 void vms_map_write_unlock(const uint64_t *saved);
 
 /* vm/mmap.c */
+/* The return address of the program's mmap call in progress on this
+ * thread (shim/interpose.c sets it around vm_mmap; 0 otherwise): recorded
+ * in the new VMA for the maps view. */
+extern __thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
 /* vm/munmap.c; vm_unmap_locked is also used by MAP_FIXED and mremap. */
 int vm_munmap(void *addr, size_t len);
@@ -223,8 +228,13 @@ uint64_t vms_pin_overflows(void);
  * their pages (the allocator's memory for libc itself).  0, EINVAL, ENOMEM. */
 int vm_mark_pinned(void *addr, size_t len);
 
-/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE asks for. */
+/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE and VMSHIM_MAPS ask for. */
 void vms_maps_report_at_exit(void);
+/* From the fault signal handler: if si is a request of `vmshim maps` or
+ * `vmshim limit` (util/live.h), writes the view to DIR/PID.maps or
+ * reclaims down to the limit, and returns true (the signal is consumed);
+ * else false.  Async-signal-safe. */
+bool vms_live_serve_request(const siginfo_t *si);
 
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);

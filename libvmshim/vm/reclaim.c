@@ -303,10 +303,12 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
 		vms_count_add(&vms_stats.swap_clusters_out, 1);
 		vms_count_add(&vms_stats.swap_out_pages, got);
 		vms_count_evict(VMS_EVICT_anon, got);
+		vms_trace_event(VMS_TRACE_SWAP_OUT, vs[idx[k]].addr, (uint32_t)got);
 		for (size_t s = 0; s < got; s++, k++) {
 			struct victim *v = &vs[idx[k]];
 			v->now = vms_pte_with_slot(VMS_PTE_SWAPPED | (v->old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						   first + s);
+			vms_trace_event(VMS_TRACE_EVICT_ANON, v->addr, 1);
 		}
 	}
 	return ok;
@@ -329,21 +331,25 @@ static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_f
 			if (v->flags & VMS_VMA_FILE) {
 				bool dirty = (old & VMS_PTE_DIRTY) != 0;
 				vms_count_evict(dirty ? VMS_EVICT_file_dirty : VMS_EVICT_file_clean, 1);
+				vms_trace_event(dirty ? VMS_TRACE_EVICT_FILE_DIRTY : VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 				if (dirty) {
 					vms_gauge_add(&vms_stats.file_dirty, -1);
 					vms_count_add(&vms_stats.written_back_pages, 1);
 				}
 			} else {
 				vms_count_evict(VMS_EVICT_shared, 1);
+				vms_trace_event(VMS_TRACE_EVICT_SHARED, vs[i].addr, 1);
 			}
 		} else if ((old & VMS_PTE_FILE) && !(old & VMS_PTE_DIRTY)) {
 			vs[i].now = 0;
 			vms_count_evict(VMS_EVICT_file_clean, 1);
+			vms_trace_event(VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 		} else if (old & VMS_PTE_SWAPCACHE) {
 			vs[i].now = vms_pte_with_slot(VMS_PTE_SWAPPED |
 							      (old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						      vms_pte_slot(old));
 			vms_count_evict(VMS_EVICT_swapcache, 1);
+			vms_trace_event(VMS_TRACE_EVICT_SWAPCACHE, vs[i].addr, 1);
 		} else if (*swap_failed) {
 			gone[i] = false;
 		} else {
@@ -402,6 +408,7 @@ static void deactivate(uintptr_t start, vms_pte_t *pt, size_t npages, const bool
 						      (keep_busy ? VMS_PTE_BUSY : 0));
 		}
 		vms_count_evict(VMS_EVICT_deactivated, j - i);
+		vms_trace_event(VMS_TRACE_DEACTIVATE, a, (uint32_t)(j - i));
 		i = j;
 	}
 }
@@ -656,6 +663,7 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	vms_pte_store(pt, first | (vms_pte_t)hw);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE));
 	vms_count_fault(VMS_FAULT_swap_in);
+	vms_trace_event(VMS_TRACE_SWAP_IN, page, (uint32_t)n);
 	vms_count_add(&vms_stats.swap_in_pages, n);
 	vms_count_add(&vms_stats.swap_clusters_in, 1);
 	vms_count_add(&vms_stats.swap_readahead_pages, n - 1);
