@@ -20,6 +20,7 @@ enum vms_option_id {
 	VMS_OPT_MEM_LIMIT,   /* bytes; 0 = no limit */
 	VMS_OPT_SWAP_DIR,    /* path */
 	VMS_OPT_SWAP_MAX,    /* bytes: the swap file never grows past it */
+	VMS_OPT_SWAP_DIRECT, /* 0/1: swap I/O bypasses the page cache (O_DIRECT) */
 	VMS_OPT_ARENA_SIZE,  /* bytes */
 	VMS_OPT_FAULT_AROUND,/* pages per fault-in block, power of two */
 	VMS_OPT_STATS,       /* 0/1: human table on stderr at exit */
