@@ -15,7 +15,7 @@
  *           boundary splits one.  The shim counts them (kmaps) to stay under
  *           vm.max_map_count.
  *
- * Locking (rank order: map lock > pool locks):
+ * Locking (rank order: map lock > reclaim lock > kmaps lock > pool locks):
  *   map lock  readers-writer.  The fault handler takes it for reading;
  *             vm_mmap/munmap/mprotect/... take it for writing.  Writers
  *             block every signal while they hold it (vms_map_write_lock
@@ -139,6 +139,13 @@ enum vms_where vms_arena_where(uintptr_t start, uintptr_t end);
  * before and after a change; vms_kmaps_adjust adds the difference. */
 long vms_kmaps_boundaries(uintptr_t start, uintptr_t end);
 void vms_kmaps_adjust(long before, long after);
+/* Held from vms_kmaps_boundaries before a protection change to
+ * vms_kmaps_adjust after it by the paths that run under the map lock's
+ * read side (faults, reclaim), so that the count sees changes one at a
+ * time.  A spinlock: signals blocked, never held across anything that
+ * waits.  Rank: below the reclaim lock, above the pool locks. */
+void vms_kmaps_lock(void);
+void vms_kmaps_unlock(void);
 /* Sets the count from /proc/self/maps (see arena.c: concurrent changes can
  * make the computed count drift). */
 void vms_kmaps_resync(void);

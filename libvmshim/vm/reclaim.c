@@ -453,8 +453,12 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 		}
 		return 0;
 	}
+	/* Only deactivation changes protection (eviction keeps PROT_NONE). */
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	deactivate(start, pt, npages, deact, old, force);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_kmaps_unlock();
 	size_t freed = 0;
 	struct victim vs[CLUSTER];
 	size_t n = 0;
@@ -473,7 +477,6 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 			n = 0;
 		}
 	}
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return freed;
 }
 
@@ -637,6 +640,7 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	}
 	mem_copy(page, in_buffers[b], n * VMS_PAGE_SIZE, true);
 	in_buffer_put(b);
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE);
 	bool writing = access == VMS_ACCESS_WRITE ||
 		       (access == VMS_ACCESS_UNKNOWN && (v->prot & PROT_WRITE));
@@ -662,6 +666,7 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	}
 	vms_pte_store(pt, first | (vms_pte_t)hw);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE));
+	vms_kmaps_unlock();
 	vms_count_fault(VMS_FAULT_swap_in);
 	vms_trace_event(VMS_TRACE_SWAP_IN, page, (uint32_t)n);
 	vms_count_add(&vms_stats.swap_in_pages, n);
@@ -703,9 +708,11 @@ int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 						   vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY);
 					old[i] = pte;
 				}
+				vms_kmaps_lock();
 				long before = vms_kmaps_boundaries(x, stop);
 				deactivate(x, pt, npages, deact, old, false);
 				vms_kmaps_adjust(before, vms_kmaps_boundaries(x, stop));
+				vms_kmaps_unlock();
 			} else {
 				scan_chunk(v, x, stop, pt, true, &looked, &swap_failed);
 			}
