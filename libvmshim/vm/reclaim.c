@@ -811,11 +811,9 @@ void vms_pages_release(uintptr_t s, uintptr_t e)
 	vms_pte_release_range(&vms_mm.ptes, s, e);
 }
 
-void vms_swap_fork_ref(void)
+/* Calls fn on the slot of every PTE of the arena that holds a swap entry. */
+static void each_swap_entry(void (*fn)(uint64_t slot))
 {
-	if (!vms_swap_ready()) {
-		return;
-	}
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		for (uintptr_t x = v->start; x < v->end;) {
 			vms_pte_t *pt;
@@ -824,11 +822,33 @@ void vms_swap_fork_ref(void)
 			for (; pt != NULL && x < stop; x += VMS_PAGE_SIZE, pt++) {
 				vms_pte_t pte = vms_pte_load(pt);
 				if (pte & (VMS_PTE_SWAPPED | VMS_PTE_SWAPCACHE)) {
-					vms_swap_ref(vms_pte_slot(pte));
-					vms_gauge_add(&vms_stats.swap_slots, 1);
+					fn(vms_pte_slot(pte));
 				}
 			}
 			x = stop;
 		}
 	}
+}
+
+static void fork_ref(uint64_t slot)
+{
+	vms_swap_ref(slot);
+	vms_gauge_add(&vms_stats.swap_slots, 1);
+}
+
+void vms_swap_fork_ref(void)
+{
+	if (vms_swap_ready()) {
+		each_swap_entry(fork_ref);
+	}
+}
+
+void vms_swap_release_all(void)
+{
+	if (!vms_swap_ready()) {
+		return;
+	}
+	uint64_t saved;
+	vms_map_write_lock(&saved); /* kept: nothing may fault in after this */
+	each_swap_entry(vms_swap_put);
 }
