@@ -5,7 +5,9 @@
  * sees half an allocator.  Each one reads the thread's heap, counts the
  * call (per thread: alloc/alloc.h), and hands over to the allocator
  * (alloc/), which gives glibc's semantics, errno included.  No allocator
- * logic lives here.
+ * logic lives here.  Blocks of VMS_TRACE_ALLOC_MIN bytes and more are
+ * traced with their caller when a trace is recorded (util/trace.h): one
+ * compare of the size on the fast path.
  *
  * Allocating calls make sure the shim is initialised (one load on the fast
  * path), so that the allocator's first region lands in the arena; the
@@ -31,20 +33,31 @@
 #include "alloc/alloc.h"
 #include "shim/init.h"
 #include "shim/libc_alloc.h"
+#include "util/trace.h"
+
+/* Attribution of big blocks to their call site. */
+static inline void *traced(void *p, size_t size, const void *caller)
+{
+	if (vms_unlikely(size >= VMS_TRACE_ALLOC_MIN) && p != NULL) {
+		vms_trace_caller(VMS_TRACE_ALLOC, (uintptr_t)p, size, caller);
+	}
+	return p;
+}
 
 /* A thread's first malloc (it has no heap yet): the first of the process
  * also initialises the shim.  Kept out of line so that malloc's fast path
  * saves no register and tests one pointer. */
-static __attribute__((noinline)) void *malloc_first(size_t size, const void *ret)
+static __attribute__((noinline)) void *malloc_first(size_t size, const void *caller)
 {
 	vms_ensure_init();
 	vms_libc_alloc_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc);
-	if (vms_libc_text_contains(ret)) {
-		return vms_pinned_alloc(size, false); /* came before the patch */
+	if (vms_libc_text_contains(caller)) {
+		/* came before the patch */
+		return traced(vms_pinned_alloc(size, false), size, caller);
 	}
-	return vms_malloc(h, size);
+	return traced(vms_malloc(h, size), size, caller);
 }
 
 VMS_EXPORT void *malloc(size_t size)
@@ -54,7 +67,7 @@ VMS_EXPORT void *malloc(size_t size)
 		return malloc_first(size, __builtin_return_address(0));
 	}
 	vms_bump(&h->calls[VMS_AC_malloc]);
-	return vms_malloc(h, size);
+	return traced(vms_malloc(h, size), size, __builtin_return_address(0));
 }
 
 VMS_EXPORT void free(void *ptr)
@@ -70,7 +83,9 @@ VMS_EXPORT void *calloc(size_t n, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_calloc);
-	return vms_calloc(h, n, size);
+	size_t bytes;
+	return traced(vms_calloc(h, n, size), __builtin_mul_overflow(n, size, &bytes) ? 0 : bytes,
+		      __builtin_return_address(0));
 }
 
 VMS_EXPORT void *realloc(void *ptr, size_t size)
@@ -78,7 +93,7 @@ VMS_EXPORT void *realloc(void *ptr, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_realloc);
-	return vms_realloc(h, ptr, size);
+	return traced(vms_realloc(h, ptr, size), size, __builtin_return_address(0));
 }
 
 VMS_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
@@ -145,7 +160,7 @@ void *vms_libc_malloc(size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc);
-	return vms_pinned_alloc(size, false);
+	return traced(vms_pinned_alloc(size, false), size, __builtin_return_address(0));
 }
 
 void *vms_libc_calloc(size_t n, size_t size)
@@ -153,7 +168,9 @@ void *vms_libc_calloc(size_t n, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_calloc);
-	return vms_pinned_calloc(n, size);
+	size_t bytes;
+	return traced(vms_pinned_calloc(n, size), __builtin_mul_overflow(n, size, &bytes) ? 0 : bytes,
+		      __builtin_return_address(0));
 }
 
 void *vms_libc_realloc(void *ptr, size_t size)
@@ -161,7 +178,7 @@ void *vms_libc_realloc(void *ptr, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_realloc);
-	return vms_pinned_realloc(h, ptr, size);
+	return traced(vms_pinned_realloc(h, ptr, size), size, __builtin_return_address(0));
 }
 
 void *vms_libc_reallocarray(void *ptr, size_t n, size_t size)
