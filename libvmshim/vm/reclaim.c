@@ -558,11 +558,14 @@ void vms_mem_charge(size_t n)
 		return;
 	}
 	struct vms_gauge *g = &vms_stats.resident_pages;
-	for (unsigned tries = 0;; tries++) {
+	/* Reclaim until the charge fits; other threads may take the room a
+	 * reclaim made, so only reclaims that free nothing count toward
+	 * giving up (an overshoot). */
+	for (unsigned fruitless = 0;;) {
 		uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
 		int64_t now = __atomic_load_n(&g->now, __ATOMIC_RELAXED);
 		int64_t after = now + (int64_t)n;
-		if (limit == 0 || after <= (int64_t)limit || tries >= 4) {
+		if (limit == 0 || after <= (int64_t)limit || fruitless >= 2) {
 			if (!__atomic_compare_exchange_n(&g->now, &now, after, 0, __ATOMIC_RELAXED,
 							 __ATOMIC_RELAXED)) {
 				continue; /* another thread charged: look again */
@@ -580,8 +583,11 @@ void vms_mem_charge(size_t n)
 		}
 		uint64_t batch = limit / 32 > 32 ? limit / 32 : 32;
 		uint64_t low = limit > batch ? limit - batch : 0;
-		if (reclaim((size_t)((uint64_t)after - low)) == 0 && tries >= 1) {
-			tries = 3; /* nothing evictable: one last look, then overshoot */
+		if (reclaim((size_t)((uint64_t)after - low)) == 0) {
+			/* Maybe every page is claimed by threads filling them:
+			 * let them finish before looking again. */
+			fruitless++;
+			vms_raw_sched_yield();
 		}
 	}
 }
