@@ -168,22 +168,12 @@ static uintptr_t kio_first_missing(uintptr_t p, size_t len, enum vms_access a)
 	return 0;
 }
 
-/*
- * Makes [p, p + len) present with access a.  One vms_prefault resolves one
- * step per page, and a page may need two: a write to a copy-on-write page
- * that reclaim has deactivated breaks the sharing and leaves it
- * inaccessible; a write to a page just swapped in leaves it
- * write-protected (its swap copy is still good).  So: until every page is
- * ready, at most KIO_STEPS rounds (a page the program may not access stays
- * as it is, and the kernel answers EFAULT as natively).
- */
-#define KIO_STEPS 4
-
+/* Makes [p, p + len) present with access a (vms_prefault takes each page
+ * through as many steps as it needs: a swap-in, then the write that frees
+ * its swap copy...). */
 static void kio_make_present(uintptr_t p, size_t len, enum vms_access a)
 {
-	for (int i = 0; i < KIO_STEPS && kio_first_missing(p, len, a) != 0; i++) {
-		vms_prefault(p, len, a);
-	}
+	vms_prefault(p, len, a);
 }
 
 static void kio_slow_buf(struct kio *k, uintptr_t p, size_t len, enum vms_access a)
