@@ -197,6 +197,9 @@ int vm_munlockall(void);
  * does once past its RLIMIT_MEMLOCK check), or ENOMEM for metadata.  Map
  * lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
+/* In a forked child: memory locks and MCL_FUTURE are not inherited
+ * (fork(2)), so every VMA is recorded unlocked.  Called by vms_fork_child. */
+void vms_mlock_fork_child(void);
 
 /* vm/pin.c: see there. */
 /* Pins [addr, addr + len) against reclaim for one system call; returns

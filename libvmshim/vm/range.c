@@ -23,10 +23,20 @@
  *            files from the kernel's page cache.
  *   mlock*   EINVAL unknown mlock2 flags; ENOMEM a hole (the prefix is
  *            locked); the kernel's EPERM/ENOMEM/EAGAIN for limits
+ *
+ * The kernel's mlock sets VM_LOCKED on the whole range first and only then
+ * populates it: a population that fails (a PROT_NONE page, a file page
+ * past the end of the file, a guard page) makes mlock return ENOMEM (or
+ * EAGAIN) with the range locked all the same.  ENOMEM also means "over
+ * RLIMIT_MEMLOCK", which locks nothing.  The shim tells the two apart by the
+ * kernel's locked-memory count (VmLck) before and after, and records the
+ * lock exactly when the kernel has set it.  A forked child inherits no lock
+ * (vms_mlock_fork_child).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include "os/raw.h"
@@ -138,6 +148,69 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	return prefix < end ? ENOMEM : 0;
 }
 
+/* The kernel's count of locked memory (VmLck of /proc/self/status), in
+ * KiB; -1 when it cannot be read. */
+static long kernel_locked_kib(void)
+{
+	char buf[4096];
+	long fd = vms_raw_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0);
+	if (vms_raw_failed(fd)) {
+		return -1;
+	}
+	size_t n = 0;
+	for (;;) {
+		long r = vms_raw_read((int)fd, buf + n, sizeof buf - 1 - n);
+		if (vms_raw_failed(r) || r == 0) {
+			break;
+		}
+		n += (size_t)r;
+		if (n == sizeof buf - 1) {
+			break;
+		}
+	}
+	vms_raw_close((int)fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i + 6 < n; i++) {
+		if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'V' && buf[i + 1] == 'm' &&
+		    buf[i + 2] == 'L' && buf[i + 3] == 'c' && buf[i + 4] == 'k' && buf[i + 5] == ':') {
+			long kib = 0;
+			for (i += 6; buf[i] == ' ' || buf[i] == '\t'; i++) {
+			}
+			for (; buf[i] >= '0' && buf[i] <= '9'; i++) {
+				kib = kib * 10 + (buf[i] - '0');
+			}
+			return kib;
+		}
+	}
+	return -1;
+}
+
+/* Whether every VMA of [start, end) is recorded locked already. */
+static bool all_locked(uintptr_t start, uintptr_t end)
+{
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && v->start < end; v = vms_vma_next(v)) {
+		if (!(v->flags & VMS_VMA_LOCKED)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * After a failed kernel mlock of [start, end): whether the kernel locked
+ * the range anyway (its population failed after VM_LOCKED was set, see
+ * above).  before is kernel_locked_kib() taken before the call.
+ */
+static bool locked_despite(long r, long before, uintptr_t start, uintptr_t end)
+{
+	if (r != -ENOMEM && r != -EAGAIN) {
+		return false;
+	}
+	long after = kernel_locked_kib();
+	return before >= 0 && after > before && !all_locked(start, end);
+}
+
 /* Records the kernel's VM_LOCKED on the VMAs of [start, end). */
 static void set_locked(uintptr_t start, uintptr_t end, bool lock)
 {
@@ -189,10 +262,11 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 				}
 			}
 		}
+		long kib = lock && !(flags & MLOCK_ONFAULT) ? kernel_locked_kib() : -1;
 		r = !lock ? vms_raw_munlock((void *)start, prefix - start)
 		    : flags ? vms_raw_mlock2((void *)start, prefix - start, flags)
 			    : vms_raw_mlock((void *)start, prefix - start);
-		if (!vms_raw_failed(r)) {
+		if (!vms_raw_failed(r) || (lock && locked_despite(r, kib, start, prefix))) {
 			set_locked(start, prefix, lock);
 		}
 	}
@@ -259,6 +333,17 @@ int vm_munlockall(void)
 	return 0;
 }
 
+void vms_mlock_fork_child(void)
+{
+	vms_mm.lock_future = 0;
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+		if (v->flags & VMS_VMA_LOCKED) {
+			set_locked(vms_mm.base, vms_mm.end, false);
+			break;
+		}
+	}
+}
+
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 {
 	if (!map_locked && !vms_mm.lock_future) {
@@ -272,9 +357,10 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	if (!onfault && v->prot != PROT_NONE) {
 		vms_populate_locked(v, start, end, (v->prot & PROT_WRITE) != 0);
 	}
+	long kib = onfault ? -1 : kernel_locked_kib();
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
 			 : vms_raw_mlock((void *)start, end - start);
-	if (vms_raw_failed(r)) {
+	if (vms_raw_failed(r) && !locked_despite(r, kib, start, end)) {
 		/* As Linux, a mapping stays mapped when locking it fails (the
 		 * kernel checks RLIMIT_MEMLOCK before mapping; the shim cannot
 		 * tell that failure from a failed population, so it maps). */
