@@ -177,6 +177,19 @@ void vm_forget_locked(uintptr_t start, uintptr_t end);
 int vm_mprotect(void *addr, size_t len, int prot);
 /* vm/madvise.c */
 int vm_madvise(void *addr, size_t len, int advice);
+/* vm/guard.c: guard regions (MADV_GUARD_INSTALL/REMOVE, Linux 6.13+). */
+#define VMS_MADV_GUARD_INSTALL 102
+#define VMS_MADV_GUARD_REMOVE 103
+/* What vm/madvise.c does to one piece [s, e) of a VMA. */
+typedef int (*vms_advise_fn)(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice);
+/* Applies advice to the piece [s, e) of v through piece, as Linux does with
+ * guard pages in it: installs and removes guards, keeps them through
+ * DONTNEED/FREE, stops population at them.  0 or errno.  Map lock held
+ * for writing. */
+int vms_guard_advise(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice,
+		     vms_advise_fn piece);
+/* In a forked child: MADV_WIPEONFORK mappings lose their guards. */
+void vms_guard_fork_child(void);
 /* vm/mremap.c */
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
 /* vm/brk.c: the emulated break; returns the new break, or the current one

@@ -1,31 +1,39 @@
 /*
- * vm/mremap.c - resizing and moving arena mappings.
+ * vm/mremap.c - resizing, moving and duplicating arena mappings.
  *
  * Contents move, bytes are never copied: a move hands each run of present
  * pages (equal kernel protection) to the kernel's mremap(MREMAP_FIXED),
- * which moves page-table entries, and moves the shim's PTEs with them; the
- * old range becomes reservation again.  A shared or file mapping is first made
+ * which moves page-table entries, and moves the shim's PTEs with them,
+ * every bit verbatim (swap slots and guard pages included); the old range
+ * becomes reservation again.  A shared or file mapping is first made
  * uniformly PROT_NONE in the kernel (its pages stay present for the shim,
  * which raises the protection again on the next touch) so that it moves,
- * and grows, as one kernel mapping with its shared memory object.
+ * and grows, with its memory object (move_object copes with the several
+ * kernel mappings such a range can still be).
  *
  *   shrink        the tail is unmapped (vm_unmap_locked)
  *   grow in place when the range ends its VMA and the space after it is free
  *   move          MREMAP_MAYMOVE when growing in place is impossible, or
  *                 MREMAP_FIXED; MREMAP_DONTUNMAP leaves the old range mapped
  *                 and empty: private memory reads zero, shared and file
- *                 memory read their object again
+ *                 memory read their object again; the old range is no
+ *                 longer locked
+ *   multi-VMA     MREMAP_FIXED with old_len == new_len moves every VMA of
+ *                 the range (holes allowed, not at its start), as Linux 6.17+
+ *   duplicate     old_len 0 on a shared mapping: a second mapping of its
+ *                 object (EINVAL for private mappings)
  *
  * Errors, in the kernel's order (check_mremap_params, then the VMA):
  *   EINVAL  unknown flags; old address unaligned; new size 0; FIXED
  *           without MAYMOVE; DONTUNMAP without MAYMOVE or with a size
  *           change; FIXED target unaligned or overlapping the old range;
- *           old size 0 (duplicating mappings is not supported in the arena)
- *           or a new size beyond the address space (TASK_SIZE)
- *   EFAULT  no mapping at the old address; or, except for a shrink or a
- *           same-size call (which unmap the tail and succeed), an old
- *           range that is not inside one mapping
- *   ENOMEM  cannot grow in place without MAYMOVE; no room in the arena
+ *           a new size beyond the address space (TASK_SIZE); old size 0
+ *           on a private mapping
+ *   EFAULT  no mapping at the old address; or, except for a shrink, a
+ *           same-size call or a FIXED move, an old range that is not
+ *           inside one mapping
+ *   ENOMEM  cannot grow in place without MAYMOVE (old size 0 included);
+ *           no room in the arena
  *
  * Not supported (returns ENOMEM where Linux might succeed): moving an
  * arena mapping to a MREMAP_FIXED target outside the arena, or growing
@@ -100,6 +108,49 @@ static void flatten(uintptr_t s, uintptr_t e)
 	}
 }
 
+/*
+ * Kernel-moves the object mapping [a, a + keep) to dst, grown to nlen
+ * (extra: MREMAP_DONTUNMAP or 0).  The range may hold several kernel
+ * mappings even after flatten: private file pages copied at different
+ * times carry anon_vmas the kernel will not merge.  The kernel moves
+ * several mappings at once only when the size does not change (Linux
+ * 6.17), so: one call if it can, else same-size moves of pieces (halved
+ * until each lies in one kernel mapping), then the last one grows in place.
+ */
+static void move_object(uintptr_t a, size_t keep, size_t nlen, uintptr_t dst, int extra)
+{
+	int fl = MREMAP_MAYMOVE | MREMAP_FIXED | extra;
+	long r = vms_raw_mremap((void *)a, keep, nlen, fl, (void *)dst);
+	if (!vms_raw_failed(r)) {
+		return;
+	}
+	for (uintptr_t x = a; x < a + keep;) {
+		size_t n = a + keep - x;
+		for (;;) {
+			r = vms_raw_mremap((void *)x, n, n, fl, (void *)(dst + (x - a)));
+			if (!vms_raw_failed(r)) {
+				break;
+			}
+			if (n == VMS_PAGE_SIZE) {
+				vms_fatal("mremap of a shared mapping failed at %p: errno %ld",
+					  (void *)x, -r);
+			}
+			n = vms_page_up(n / 2);
+		}
+		x += n;
+	}
+	if (nlen > keep) {
+		uintptr_t last = dst + keep - VMS_PAGE_SIZE;
+		vms_raw_munmap((void *)(dst + keep), nlen - keep);
+		r = vms_raw_mremap((void *)last, VMS_PAGE_SIZE, VMS_PAGE_SIZE + nlen - keep, 0, NULL);
+		if (vms_raw_failed(r)) {
+			vms_fatal("mremap: cannot grow the moved mapping at %p: errno %ld",
+				  (void *)last, -r);
+		}
+		vms_raw_mprotect((void *)(dst + keep), nlen - keep, PROT_NONE);
+	}
+}
+
 /* Re-links v after its range changed, keeping the gauge of VMAs. */
 static void resize_vma(struct vms_vma *v, uintptr_t new_end)
 {
@@ -118,10 +169,16 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	long before = vms_kmaps_boundaries(a, new_end);
 	if (vms_vma_has_object(v)) {
 		/* The object (shared memory, file) must grow: let the kernel
-		 * extend its mapping into a hole punched in the reservation. */
-		flatten(a, old_end);
+		 * extend its mapping into a hole punched in the reservation.
+		 * Only the last kernel mapping of the range grows (there may
+		 * be several: see move_object); the new pages are untouched
+		 * for the shim, so PROT_NONE. */
 		vms_raw_munmap((void *)old_end, new_end - old_end);
-		long r = vms_raw_mremap((void *)a, olen, nlen, 0, NULL);
+		long r = vms_raw_mremap((void *)(old_end - VMS_PAGE_SIZE), VMS_PAGE_SIZE,
+					VMS_PAGE_SIZE + (new_end - old_end), 0, NULL);
+		if (!vms_raw_failed(r)) {
+			r = vms_raw_mprotect((void *)old_end, new_end - old_end, PROT_NONE);
+		}
 		if (vms_raw_failed(r)) {
 			vms_arena_reserve(old_end, new_end);
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
@@ -155,18 +212,22 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	long before = vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen);
 	if (shared) {
 		flatten(a, a + keep);
-		long r = vms_raw_mremap((void *)a, keep, nlen,
-					MREMAP_MAYMOVE | MREMAP_FIXED |
-						(dontunmap ? MREMAP_DONTUNMAP : 0),
-					(void *)dst);
-		if (vms_raw_failed(r)) {
-			vms_fatal("mremap of a shared mapping failed: errno %ld", -r);
-		}
+		move_object(a, keep, nlen, dst, dontunmap ? MREMAP_DONTUNMAP : 0);
 		for (uintptr_t x = a; x < a + keep; x += VMS_PAGE_SIZE) {
 			vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
-			if (pt != NULL && vms_pte_load(pt) != 0) {
-				vms_pte_store(vms_pte_ensure(&vms_mm.ptes, dst + (x - a)),
-					      vms_pte_load(pt));
+			vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+			if (pte == 0) {
+				continue;
+			}
+			vms_pte_t *to = vms_pte_ensure(&vms_mm.ptes, dst + (x - a));
+			if (to == NULL) {
+				vms_fatal("mremap: no memory for the page table");
+			}
+			vms_pte_store(to, pte); /* every bit, verbatim */
+			if (dontunmap && pte == VMS_PTE_GUARD) {
+				/* The kernel moved the page tables: the old range
+				 * keeps its mapping but no guard. */
+				vms_pte_store(pt, 0);
 			}
 		}
 	} else {
@@ -177,6 +238,13 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->advice = v->advice;
 	q->object = v->object;
 	q->pgoff = v->pgoff;
+	q->dev = v->dev;
+	q->ino = v->ino;
+	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
+		/* Linux clears VM_LOCKED on the range DONTUNMAP leaves behind
+		 * (the kernel-mapping count follows below). */
+		v->flags &= ~VMS_VMA_LOCKED;
+	}
 	if (!(dontunmap && shared)) {
 		vms_pte_release_range(&vms_mm.ptes, a, a + keep);
 	}
@@ -194,6 +262,94 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
 	vms_vma_merge(set, q);
+	return 0;
+}
+
+static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, int flags,
+			  uintptr_t dst, void **out);
+
+/*
+ * old_len 0: a second mapping at dst (free reservation), nlen long, of the
+ * object of the shared mapping at a, from a's offset on (beyond the object's
+ * end, SIGBUS as natively).  Its pages start untouched.
+ */
+static int dup_shared(uintptr_t a, size_t nlen, uintptr_t dst)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	struct vms_vma *v = vms_vma_find(set, a);
+	struct vms_vma *q = vms_vma_new(set, dst, dst + nlen);
+	if (q == NULL) {
+		return ENOMEM;
+	}
+	long before = vms_kmaps_boundaries(dst, dst + nlen);
+	long r = vms_raw_mremap((void *)a, 0, nlen, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)dst);
+	if (vms_raw_failed(r)) {
+		vms_vma_free(set, q);
+		return (int)-r;
+	}
+	/* The kernel copied the protection a's page has now. */
+	r = vms_raw_mprotect((void *)dst, nlen, PROT_NONE);
+	if (vms_raw_failed(r)) {
+		vms_fatal("mremap: cannot protect the new mapping at %p: errno %ld", (void *)dst, -r);
+	}
+	q->prot = v->prot;
+	q->flags = v->flags;
+	q->advice = v->advice;
+	q->object = v->object;
+	q->pgoff = v->pgoff + (a - v->start) / VMS_PAGE_SIZE;
+	q->dev = v->dev;
+	q->ino = v->ino;
+	vms_vma_insert(set, q);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
+	vms_vma_merge(set, q);
+	return 0;
+}
+
+/*
+ * MREMAP_FIXED with old_len == new_len: Linux (6.17) moves every VMA of
+ * [a, a + len) to the same offset from dst, splitting the first and last;
+ * holes are allowed except at a (EFAULT), and the target is replaced only
+ * where a VMA lands: what lies at dst under a hole stays.  DONTUNMAP too.
+ */
+static int move_range(uintptr_t a, size_t len, uintptr_t dst, int flags, void **out)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	uintptr_t end = a + len;
+	struct vms_vma *v = vms_vma_find(set, a);
+	if (v == NULL || end < a) {
+		return EFAULT;
+	}
+	if (v->end >= end && (v->flags & VMS_VMA_FOREIGN)) {
+		return mremap_foreign(v, a, len, len, flags, dst, out);
+	}
+	if (vms_arena_where(dst, dst + len) != VMS_INSIDE) {
+		return ENOMEM;
+	}
+	for (uintptr_t at = a; at < end;) {
+		v = vms_vma_first_in(set, at, end);
+		if (v == NULL) {
+			break;
+		}
+		uintptr_t s = v->start > at ? v->start : at;
+		uintptr_t e = v->end < end ? v->end : end;
+		uintptr_t t = dst + (s - a);
+		int err;
+		if (v->flags & VMS_VMA_FOREIGN) {
+			void *ignored;
+			err = mremap_foreign(v, s, e - s, e - s, flags, t, &ignored);
+		} else {
+			err = vm_unmap_locked(t, t + (e - s));
+			if (err == 0) {
+				err = move(vms_vma_find(set, s), s, e - s, e - s, t,
+					   (flags & MREMAP_DONTUNMAP) != 0);
+			}
+		}
+		if (err != 0) {
+			return err;
+		}
+		at = e;
+	}
+	*out = (void *)dst;
 	return 0;
 }
 
@@ -301,12 +457,14 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	if (nlen > VMS_TASK_SIZE) {
 		return EINVAL;
 	}
-	if (olen == 0) {
-		return EINVAL;
-	}
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	if (fixed && olen == nlen) {
+		/* A move: it may span several VMAs and holes (Linux 6.17). */
+		err = move_range(a, olen, dst, flags, out);
+		goto out;
+	}
 	if (!fixed && !(flags & MREMAP_DONTUNMAP) && nlen <= olen) {
 		/* Linux allows a shrink whatever the rest of the old range holds
 		 * (several mappings, holes): it needs a mapping at addr only,
@@ -319,16 +477,41 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		*out = (void *)a;
 		goto out;
 	}
+	/* A FIXED shrink needs only the part that moves inside one mapping:
+	 * the tail is unmapped, whatever it holds. */
+	size_t span = fixed && nlen < olen ? nlen : olen;
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
-	if (v != NULL && a + olen > v->end) {
+	if (v != NULL && (v->flags & VMS_VMA_FOREIGN)) {
+		/* The kernel knows its own mapping's extent (the shim's record
+		 * of it may be split where the kernel's is not). */
+		err = mremap_foreign(v, a, olen, nlen, flags, dst, out);
+		goto out;
+	}
+	if (v != NULL && a + span > v->end) {
 		v = vms_vma_merge(&vms_mm.vmas, v); /* neighbours Linux would have merged */
 	}
-	if (v == NULL || a + olen > v->end || a + olen < a) {
+	if (v == NULL || a + span > v->end || a + olen < a) {
 		err = EFAULT;
 		goto out;
 	}
-	if (v->flags & VMS_VMA_FOREIGN) {
-		err = mremap_foreign(v, a, olen, nlen, flags, dst, out);
+	if (olen == 0) {
+		/* A second mapping of a shared one; private ones: EINVAL. */
+		if (!(v->flags & VMS_VMA_SHARED)) {
+			err = EINVAL;
+		} else if (!(flags & MREMAP_MAYMOVE)) {
+			err = ENOMEM; /* nothing to grow in place */
+		} else if (fixed) {
+			err = vms_arena_where(dst, dst + nlen) != VMS_INSIDE ? ENOMEM
+			      : vm_unmap_locked(dst, dst + nlen);
+			err = err != 0 ? err : dup_shared(a, nlen, dst);
+			*out = (void *)dst;
+		} else if (vms_vma_find_gap(&vms_mm.vmas, vms_mm.base, vms_mm.end, nlen,
+					    VMS_PAGE_SIZE, &dst) != 0) {
+			err = ENOMEM;
+		} else {
+			err = dup_shared(a, nlen, dst);
+			*out = (void *)dst;
+		}
 		goto out;
 	}
 	if (fixed) {
@@ -336,7 +519,12 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 			err = ENOMEM;
 			goto out;
 		}
+		/* Linux's order: the target goes, then the shrunk tail. */
 		err = vm_unmap_locked(dst, dst + nlen);
+		if (err == 0 && nlen < olen) {
+			err = vm_unmap_locked(a + nlen, a + olen);
+			olen = nlen;
+		}
 		if (err == 0) {
 			v = vms_vma_find(&vms_mm.vmas, a);
 			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);

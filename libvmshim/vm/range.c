@@ -259,6 +259,10 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 				uintptr_t e = v->end < prefix ? v->end : prefix;
 				if (v->prot != PROT_NONE && !(v->flags & VMS_VMA_FOREIGN)) {
 					vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
+					/* Present pages left PROT_NONE by a move (mremap
+					 * flattens shared mappings) would fail the kernel's
+					 * population: give them their protection back. */
+					vms_reprotect(v, s, e, NULL);
 				}
 			}
 		}
