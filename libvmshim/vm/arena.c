@@ -169,6 +169,11 @@ int vms_arena_discard(uintptr_t start, uintptr_t end)
 	}
 	long r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
 	if (r == -EINVAL) {
+		/* Locked memory (mlock, MADV_DONTNEED_LOCKED): discard it and
+		 * keep it locked, as Linux does (Linux 5.18+). */
+		r = vms_raw_madvise((void *)start, end - start, 24 /* MADV_DONTNEED_LOCKED */);
+	}
+	if (r == -EINVAL) {
 		/* Locked by mlockall: unlock, as munmap would. */
 		vms_raw_munlock((void *)start, end - start);
 		r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);

@@ -265,6 +265,11 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		}
 		v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	}
+	if ((flags & MAP_STACK) &&
+	    !vms_raw_failed(vms_raw_madvise((void *)at, alen, MADV_NOHUGEPAGE))) {
+		/* Linux (6.7+, with THP) maps MAP_STACK as VM_NOHUGEPAGE. */
+		v->flags |= VMS_VMA_NOHUGEPAGE;
+	}
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + alen));
 	v = vms_vma_merge(&vms_mm.vmas, v);

@@ -196,6 +196,8 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	bool shared = vms_vma_has_object(v);
+	/* DONTUNMAP unlocks the whole old mapping, not just the range. */
+	uintptr_t whole_start = v->start, whole_end = v->end;
 	if (vms_vma_clip(set, a, a + olen) != 0) {
 		return ENOMEM;
 	}
@@ -241,9 +243,16 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->dev = v->dev;
 	q->ino = v->ino;
 	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
-		/* Linux clears VM_LOCKED on the range DONTUNMAP leaves behind
-		 * (the kernel-mapping count follows below). */
-		v->flags &= ~VMS_VMA_LOCKED;
+		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
+		 * behind, unsplit (the kernel-mapping count follows below). */
+		long b = vms_kmaps_boundaries(whole_start, a) +
+			 vms_kmaps_boundaries(a + keep, whole_end);
+		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
+		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
+			w->flags &= ~VMS_VMA_LOCKED;
+		}
+		vms_kmaps_adjust(b, vms_kmaps_boundaries(whole_start, a) +
+					    vms_kmaps_boundaries(a + keep, whole_end));
 	}
 	if (!(dontunmap && shared)) {
 		vms_pte_release_range(&vms_mm.ptes, a, a + keep);
@@ -257,7 +266,11 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	}
 	/* A shared or file mapping left by DONTUNMAP keeps its kernel mapping,
 	 * emptied by the kernel: its pages, present for the shim with no
-	 * kernel protection, fault back in from their object. */
+	 * kernel protection, fault back in from their object.  The kernel
+	 * never split it: the pieces the clip made merge again. */
+	if (dontunmap) {
+		vms_vma_merge(set, vms_vma_find(set, a));
+	}
 	vms_vma_insert(set, q);
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));

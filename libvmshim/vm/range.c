@@ -233,7 +233,9 @@ static void set_locked(uintptr_t start, uintptr_t end, bool lock)
 int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 {
 	uintptr_t start = (uintptr_t)addr;
-	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+	/* mlock rounds the address down: the range ends at the page end of
+	 * start + len (start + page_up(len) may pass the arena's end). */
+	if (vms_arena_where(vms_page_down(start), vms_page_up(start + len)) != VMS_INSIDE) {
 		return VMS_PASSTHROUGH;
 	}
 	if (flags & ~(unsigned)MLOCK_ONFAULT) {
@@ -339,11 +341,14 @@ int vm_munlockall(void)
 
 void vms_mlock_fork_child(void)
 {
+	/* fork clears VM_LOCKED on the child's mappings without merging
+	 * them: they stay apart from their neighbours (an mremap across
+	 * them says EFAULT), which VMS_VMA_UNMERGED keeps so.  The
+	 * kernel-mapping count is unchanged: the kernel's mappings are. */
 	vms_mm.lock_future = 0;
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		if (v->flags & VMS_VMA_LOCKED) {
-			set_locked(vms_mm.base, vms_mm.end, false);
-			break;
+			v->flags = (v->flags & ~VMS_VMA_LOCKED) | VMS_VMA_UNMERGED;
 		}
 	}
 }

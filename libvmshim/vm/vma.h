@@ -58,6 +58,9 @@ struct vms_vma {
 				      * carries it already: not a kernel split) */
 #define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
 				      * present (vm/pin.c) */
+#define VMS_VMA_UNMERGED    0x10000u /* in a forked child: fork cleared VM_LOCKED
+				       * and the kernel left the mapping apart from
+				       * its neighbours (vm/range.c) */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
