@@ -190,6 +190,14 @@ int vms_guard_advise(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice,
 		     vms_advise_fn piece);
 /* In a forked child: MADV_WIPEONFORK mappings lose their guards. */
 void vms_guard_fork_child(void);
+/* vm/stack.c: MAP_GROWSDOWN mappings in the arena. */
+/* After a fault at addr found no VMA: grows the growing-down foreign
+ * mapping just above addr as Linux would; true if the access should be
+ * retried.  Async-signal-safe; takes the map lock for writing. */
+bool vms_stack_grow(uintptr_t addr);
+/* Whether the kernel mapping starting at start is VM_GROWSDOWN
+ * (/proc/self/smaps).  Not for the fault handler. */
+bool vms_kernel_growsdown(uintptr_t start);
 /* vm/mremap.c */
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
 /* vm/brk.c: the emulated break; returns the new break, or the current one

@@ -181,7 +181,8 @@ static int mmap_foreign(uintptr_t at, size_t len, int prot, int flags, int fd, o
 	}
 	vm_forget_locked(at, at + len);
 	v->prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
-	v->flags = VMS_VMA_FOREIGN | ((flags & MAP_TYPE) == MAP_PRIVATE ? 0 : VMS_VMA_SHARED);
+	v->flags = VMS_VMA_FOREIGN | ((flags & MAP_TYPE) == MAP_PRIVATE ? 0 : VMS_VMA_SHARED) |
+		   ((flags & MAP_GROWSDOWN) ? VMS_VMA_GROWSDOWN : 0); /* vm/stack.c */
 	v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + len));

@@ -417,6 +417,8 @@ static int mremap_into_arena(uintptr_t a, size_t olen, size_t nlen, int flags, u
 		err = ENOMEM;
 		goto out;
 	}
+	/* A stack keeps growing down in the arena (vm/stack.c). */
+	bool growsdown = vms_kernel_growsdown(a);
 	long before = vms_kmaps_boundaries(dst, dst + nlen);
 	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
 	if (vms_raw_failed(r)) {
@@ -427,7 +429,7 @@ static int mremap_into_arena(uintptr_t a, size_t olen, size_t nlen, int flags, u
 	vm_forget_locked(dst, dst + nlen); /* the kernel replaced it */
 	/* Its protection is the kernel's business: calls on it go there. */
 	q->prot = PROT_READ | PROT_WRITE | PROT_EXEC;
-	q->flags = VMS_VMA_FOREIGN;
+	q->flags = VMS_VMA_FOREIGN | (growsdown ? VMS_VMA_GROWSDOWN : 0);
 	q->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	vms_vma_insert(&vms_mm.vmas, q);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
