@@ -214,9 +214,9 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock);
 int vm_mlockall(int flags);
 int vm_munlockall(void);
 /* Locks a new mapping [start, end) when MAP_LOCKED asks or MCL_FUTURE is
- * in force.  0 (a failed lock leaves it mapped and unlocked, as Linux
- * does once past its RLIMIT_MEMLOCK check), or ENOMEM for metadata.  Map
- * lock held for writing. */
+ * in force.  0 (locked, as on Linux, even when populating it fails), EAGAIN
+ * over RLIMIT_MEMLOCK (Linux's mmap checks it first: the caller unmaps),
+ * or ENOMEM for metadata.  Map lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
 /* In a forked child: memory locks and MCL_FUTURE are not inherited
  * (fork(2)), so every VMA is recorded unlocked.  Called by vms_fork_child. */

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "os/raw.h"
 #include "util/log.h"
@@ -110,6 +111,11 @@ int vm_msync(void *addr, size_t len, int flags)
 int vm_mincore(void *addr, size_t len, unsigned char *vec)
 {
 	uintptr_t start = (uintptr_t)addr;
+	/* The kernel writes the vector: make it present if it is arena
+	 * memory, whether the range is the shim's or passes through. */
+	if (!(start & ~VMS_PAGE_MASK) && vms_page_up(len) >= len) {
+		vms_prefault((uintptr_t)vec, vms_page_up(len) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
+	}
 	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
 		return VMS_PASSTHROUGH;
 	}
@@ -120,8 +126,6 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	if (end == start) {
 		return 0;
 	}
-	/* The kernel writes the vector: make it present if it is arena memory. */
-	vms_prefault((uintptr_t)vec, (end - start) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	uintptr_t prefix = vms_mapped_prefix_end(start, end);
@@ -148,9 +152,9 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	return prefix < end ? ENOMEM : 0;
 }
 
-/* The kernel's count of locked memory (VmLck of /proc/self/status), in
- * KiB; -1 when it cannot be read. */
-static long kernel_locked_kib(void)
+/* A field of /proc/self/status ("VmLck", "CapEff") as a number in the
+ * given base (10 or 16); -1 when it cannot be read. */
+static long status_field(const char *name, unsigned base)
 {
 	char buf[4096];
 	long fd = vms_raw_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0);
@@ -170,19 +174,62 @@ static long kernel_locked_kib(void)
 	}
 	vms_raw_close((int)fd);
 	buf[n] = '\0';
-	for (size_t i = 0; i + 6 < n; i++) {
-		if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'V' && buf[i + 1] == 'm' &&
-		    buf[i + 2] == 'L' && buf[i + 3] == 'c' && buf[i + 4] == 'k' && buf[i + 5] == ':') {
-			long kib = 0;
-			for (i += 6; buf[i] == ' ' || buf[i] == '\t'; i++) {
-			}
-			for (; buf[i] >= '0' && buf[i] <= '9'; i++) {
-				kib = kib * 10 + (buf[i] - '0');
-			}
-			return kib;
+	size_t k = 0;
+	while (name[k] != '\0') {
+		k++;
+	}
+	for (size_t i = 0; i + k < n; i++) {
+		if ((i != 0 && buf[i - 1] != '\n') || buf[i + k] != ':') {
+			continue;
 		}
+		size_t j = 0;
+		while (j < k && buf[i + j] == name[j]) {
+			j++;
+		}
+		if (j < k) {
+			continue;
+		}
+		long v = 0;
+		for (i += k + 1; buf[i] == ' ' || buf[i] == '\t'; i++) {
+		}
+		for (;; i++) {
+			char c = buf[i];
+			unsigned d = c >= '0' && c <= '9'		 ? (unsigned)(c - '0')
+				     : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+									   : base;
+			if (d >= base) {
+				break;
+			}
+			v = v * (long)base + (long)d;
+		}
+		return v;
 	}
 	return -1;
+}
+
+/* The kernel's count of locked memory (VmLck), in KiB; -1 if unknown. */
+static long kernel_locked_kib(void)
+{
+	return status_field("VmLck", 10);
+}
+
+/*
+ * Whether the kernel would let bytes more be locked for a new mapping
+ * (mlock_future_ok): always with CAP_IPC_LOCK, else within RLIMIT_MEMLOCK.
+ */
+static bool may_lock_more(size_t bytes)
+{
+	long caps = status_field("CapEff", 16);
+	if (caps >= 0 && (caps & (1L << 14 /* CAP_IPC_LOCK */))) {
+		return true;
+	}
+	struct rlimit rl;
+	long kib = kernel_locked_kib();
+	if (vms_raw_failed(vms_raw_getrlimit(RLIMIT_MEMLOCK, &rl)) || rl.rlim_cur == RLIM_INFINITY ||
+	    kib < 0) {
+		return true;
+	}
+	return (uint64_t)kib * 1024 + bytes <= rl.rlim_cur;
 }
 
 /* Whether every VMA of [start, end) is recorded locked already. */
@@ -370,10 +417,13 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
 			 : vms_raw_mlock((void *)start, end - start);
 	if (vms_raw_failed(r) && !locked_despite(r, kib, start, end)) {
-		/* As Linux, a mapping stays mapped when locking it fails (the
-		 * kernel checks RLIMIT_MEMLOCK before mapping; the shim cannot
-		 * tell that failure from a failed population, so it maps). */
-		return 0;
+		/* Linux checks RLIMIT_MEMLOCK before mapping (EAGAIN: the
+		 * caller unmaps); past that check a mapping is locked whatever
+		 * its population does (PROT_NONE, pages past the end of a file,
+		 * which fail the shim's mlock with ENOMEM). */
+		if ((r == -ENOMEM || r == -EAGAIN) && !may_lock_more(end - start)) {
+			return EAGAIN;
+		}
 	}
 	long before = vms_kmaps_boundaries(start, end);
 	v->flags |= VMS_VMA_LOCKED;
