@@ -5,8 +5,8 @@
  * What is the shim's (mapping_kind): MAP_PRIVATE or MAP_SHARED (for files
  * also MAP_SHARED_VALIDATE) of anonymous memory, of /dev/zero (which is
  * anonymous memory) or of a regular file (memfd and tmpfs files included),
- * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (0 for
- * anonymous memory), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
+ * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (which
+ * anonymous memory ignores, as Linux does), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
  * once when the kernel allows the lock).  Everything else (devices, HUGETLB,
  * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
@@ -72,7 +72,14 @@ static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, o
 		return NOT_OURS;
 	}
 	if (flags & MAP_ANONYMOUS) {
-		return (type == MAP_SHARED || type == MAP_PRIVATE) && off == 0 ? ANON : NOT_OURS;
+		/* Linux ignores the offset of anonymous memory (pgoff is the
+		 * address for private memory, 0 for shared), once it is aligned
+		 * and pgoff + pages does not overflow (EOVERFLOW). */
+		uint64_t pgoff = (uint64_t)off >> VMS_PAGE_SHIFT;
+		return (type == MAP_SHARED || type == MAP_PRIVATE) && off >= 0 &&
+				       pgoff + vms_page_up(len) / VMS_PAGE_SIZE >= pgoff
+			       ? ANON
+			       : NOT_OURS;
 	}
 	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) {
 		return NOT_OURS;
@@ -202,6 +209,8 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		/* /dev/zero: private is anonymous memory, shared is shared memory. */
 		flags |= MAP_ANONYMOUS;
 		fd = -1;
+	}
+	if (kind == ANON) {
 		off = 0;
 	}
 	if (kind == NOT_OURS) {

@@ -8,7 +8,9 @@
  *
  * Errors, checked in the kernel's order (do_mprotect_pkey):
  *   EINVAL  both PROT_GROWSDOWN and PROT_GROWSUP; addr not page aligned;
- *           unknown prot bits; PROT_GROWSDOWN/UP (no arena VMA grows)
+ *           unknown prot bits; PROT_GROWSDOWN/UP on a mapping that does not
+ *           grow (only foreign MAP_GROWSDOWN mappings do: the kernel
+ *           applies it from their start, vm/stack.c)
  *   EACCES  PROT_WRITE on a shared mapping of a file opened read-only (the
  *           VMAs before it are changed, as on Linux); or from the kernel,
  *           for a foreign (pass-through) mapping
@@ -60,9 +62,34 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	int err = 0;
 	vms_map_write_lock(&saved);
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	if ((grows & PROT_GROWSDOWN) && v != NULL && v->start < end &&
+	    (v->flags & (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) ==
+		    (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) {
+		/* A MAP_GROWSDOWN mapping the kernel serves (vm/stack.c): the
+		 * kernel changes it from its start on; the table follows. */
+		long r = vms_raw_mprotect((void *)start, end - start, prot | grows);
+		if (vms_raw_failed(r)) {
+			err = (int)-r;
+			goto out;
+		}
+		uintptr_t lo = v->start;
+		long before = vms_kmaps_boundaries(lo, end);
+		if (vms_vma_clip(&vms_mm.vmas, lo, end) != 0) {
+			vms_fatal("no memory to record mprotect on [%p, %p)", (void *)lo,
+				  (void *)end);
+		}
+		for (v = vms_vma_first_in(&vms_mm.vmas, lo, end); v != NULL && v->start < end;
+		     v = vms_vma_next(v)) {
+			if (v->flags & VMS_VMA_FOREIGN) {
+				v->prot = prot;
+			}
+		}
+		vms_kmaps_adjust(before, vms_kmaps_boundaries(lo, end));
+		goto out;
+	}
 	if (grows & PROT_GROWSDOWN) {
-		/* As Linux: no VMA ahead is ENOMEM; one that does not grow (none
-		 * of the arena's does) is EINVAL, before any hole check. */
+		/* As Linux: no VMA ahead is ENOMEM; one that does not grow is
+		 * EINVAL, before any hole check. */
 		err = v == NULL || v->start >= end ? ENOMEM : EINVAL;
 		goto out;
 	}

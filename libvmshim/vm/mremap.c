@@ -151,6 +151,29 @@ static void move_object(uintptr_t a, size_t keep, size_t nlen, uintptr_t dst, in
 	}
 }
 
+/*
+ * [s, e) of the locked VMA v is new to the kernel's view of it (moved
+ * there, or grown): Linux keeps such a range locked and, unless the lock
+ * is MLOCK_ONFAULT, populated.  Lock it in the kernel too; its population
+ * may fail (PROT_NONE, past the end of a file) after the lock is set, as
+ * natively.
+ */
+static void lock_moved(struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	if (!(v->flags & VMS_VMA_LOCKED)) {
+		return;
+	}
+	if (v->flags & VMS_VMA_LOCKONFAULT) {
+		vms_raw_mlock2((void *)s, e - s, 1 /* MLOCK_ONFAULT */);
+		return;
+	}
+	if (v->prot != PROT_NONE) {
+		vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
+		vms_reprotect(v, s, e, NULL); /* present pages a move left PROT_NONE */
+	}
+	vms_raw_mlock((void *)s, e - s);
+}
+
 /* Re-links v after its range changed, keeping the gauge of VMAs. */
 static void resize_vma(struct vms_vma *v, uintptr_t new_end)
 {
@@ -187,6 +210,7 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	}
 	resize_vma(v, new_end);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
+	lock_moved(v, old_end, new_end);
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;
 }
@@ -249,7 +273,10 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 			 vms_kmaps_boundaries(a + keep, whole_end);
 		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
 		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
-			w->flags &= ~VMS_VMA_LOCKED;
+			/* The kernel clears the flags without merging: the
+			 * mapping stays apart from its neighbours. */
+			w->flags = (w->flags & ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)) |
+				   VMS_VMA_UNMERGED;
 		}
 		vms_kmaps_adjust(b, vms_kmaps_boundaries(whole_start, a) +
 					    vms_kmaps_boundaries(a + keep, whole_end));
@@ -274,6 +301,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	vms_vma_insert(set, q);
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
+	lock_moved(q, dst, dst + nlen);
 	vms_vma_merge(set, q);
 	return 0;
 }

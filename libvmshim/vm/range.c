@@ -258,8 +258,11 @@ static bool locked_despite(long r, long before, uintptr_t start, uintptr_t end)
 	return before >= 0 && after > before && !all_locked(start, end);
 }
 
-/* Records the kernel's VM_LOCKED on the VMAs of [start, end). */
-static void set_locked(uintptr_t start, uintptr_t end, bool lock)
+#define LOCK_BITS (VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
+
+/* Records the kernel's VM_LOCKED and VM_LOCKONFAULT on the VMAs of
+ * [start, end): lock is 0 (unlocked), VMS_VMA_LOCKED, or both bits. */
+static void set_locked(uintptr_t start, uintptr_t end, unsigned lock)
 {
 	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
 		vms_fatal("no memory to record mlock on [%p, %p)", (void *)start, (void *)end);
@@ -267,7 +270,7 @@ static void set_locked(uintptr_t start, uintptr_t end, bool lock)
 	long before = vms_kmaps_boundaries(start, end);
 	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	     v != NULL && v->start < end; v = vms_vma_next(v)) {
-		v->flags = lock ? v->flags | VMS_VMA_LOCKED : v->flags & ~VMS_VMA_LOCKED;
+		v->flags = (v->flags & ~LOCK_BITS) | lock;
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
@@ -320,7 +323,9 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 		    : flags ? vms_raw_mlock2((void *)start, prefix - start, flags)
 			    : vms_raw_mlock((void *)start, prefix - start);
 		if (!vms_raw_failed(r) || (lock && locked_despite(r, kib, start, prefix))) {
-			set_locked(start, prefix, lock);
+			set_locked(start, prefix,
+				   !lock ? 0
+				   : (flags & MLOCK_ONFAULT) ? LOCK_BITS : VMS_VMA_LOCKED);
 		}
 	}
 	vms_map_write_unlock(&saved);
@@ -366,7 +371,8 @@ int vm_mlockall(int flags)
 				vms_populate_locked(v, v->start, v->end, (v->prot & PROT_WRITE) != 0);
 			}
 		}
-		set_locked(vms_mm.base, vms_mm.end, true);
+		set_locked(vms_mm.base, vms_mm.end,
+			   (flags & MCL_ONFAULT) ? LOCK_BITS : VMS_VMA_LOCKED);
 	}
 	vms_map_write_unlock(&saved);
 	return 0;
@@ -381,7 +387,7 @@ int vm_munlockall(void)
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	vms_mm.lock_future = 0;
-	set_locked(vms_mm.base, vms_mm.end, false);
+	set_locked(vms_mm.base, vms_mm.end, 0);
 	vms_map_write_unlock(&saved);
 	return 0;
 }
@@ -395,7 +401,7 @@ void vms_mlock_fork_child(void)
 	vms_mm.lock_future = 0;
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		if (v->flags & VMS_VMA_LOCKED) {
-			v->flags = (v->flags & ~VMS_VMA_LOCKED) | VMS_VMA_UNMERGED;
+			v->flags = (v->flags & ~LOCK_BITS) | VMS_VMA_UNMERGED;
 		}
 	}
 }
@@ -426,7 +432,7 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 		}
 	}
 	long before = vms_kmaps_boundaries(start, end);
-	v->flags |= VMS_VMA_LOCKED;
+	v->flags |= onfault ? LOCK_BITS : VMS_VMA_LOCKED;
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;

@@ -47,7 +47,7 @@ struct vms_vma {
 #define VMS_VMA_NORESERVE   0x008u
 #define VMS_VMA_GROWSDOWN   0x010u
 #define VMS_VMA_LOCKED      0x020u  /* mlock */
-#define VMS_VMA_LOCKONFAULT 0x040u
+#define VMS_VMA_LOCKONFAULT 0x040u  /* with LOCKED: mlock2(MLOCK_ONFAULT), MCL_ONFAULT */
 #define VMS_VMA_DONTFORK    0x080u
 #define VMS_VMA_WIPEONFORK  0x100u
 #define VMS_VMA_DONTDUMP    0x200u
@@ -66,7 +66,7 @@ struct vms_vma {
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
 #define VMS_VMA_KERNEL_FLAGS                                                   \
 	(VMS_VMA_DONTFORK | VMS_VMA_WIPEONFORK | VMS_VMA_DONTDUMP |            \
-	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED)
+	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
 
 /* Access-pattern advice. */
 #define VMS_ADV_NORMAL     0u
