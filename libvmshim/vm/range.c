@@ -394,14 +394,15 @@ int vm_munlockall(void)
 
 void vms_mlock_fork_child(void)
 {
-	/* fork clears VM_LOCKED on the child's mappings without merging
-	 * them: they stay apart from their neighbours (an mremap across
-	 * them says EFAULT), which VMS_VMA_UNMERGED keeps so.  The
-	 * kernel-mapping count is unchanged: the kernel's mappings are. */
+	/* fork clears VM_LOCKED on each of the child's mappings without
+	 * merging them: each stays apart from its neighbours (an mremap
+	 * across them says EFAULT), which a fresh apart identity keeps so.
+	 * The kernel-mapping count is unchanged: the kernel's mappings are. */
 	vms_mm.lock_future = 0;
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		if (v->flags & VMS_VMA_LOCKED) {
-			v->flags = (v->flags & ~LOCK_BITS) | VMS_VMA_UNMERGED;
+			v->flags &= ~LOCK_BITS;
+			v->apart = vms_mm.next_object_id++;
 		}
 	}
 }

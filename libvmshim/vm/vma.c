@@ -353,6 +353,9 @@ static void split_into(struct vms_vma_set *s, struct vms_vma *v, uintptr_t addr,
 	hi->flags = v->flags;
 	hi->advice = v->advice;
 	hi->object = v->object;
+	hi->dev = v->dev;
+	hi->ino = v->ino;
+	hi->apart = v->apart;
 	/* Kept consistent even for anonymous VMAs, where it means nothing. */
 	hi->pgoff = v->pgoff + (addr - v->start) / VMA_PAGE;
 	v->end = addr;
@@ -419,7 +422,7 @@ int vms_vma_clip(struct vms_vma_set *s, uintptr_t start, uintptr_t end)
 bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b)
 {
 	return a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
-	       a->advice == b->advice && a->object == b->object &&
+	       a->advice == b->advice && a->object == b->object && a->apart == b->apart &&
 	       (a->object == NULL || a->pgoff + (a->end - a->start) / VMA_PAGE == b->pgoff);
 }
 

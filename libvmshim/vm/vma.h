@@ -32,6 +32,10 @@ struct vms_vma {
 	void *object;      /* (m) backing object, NULL for private anonymous */
 	uint64_t pgoff;    /* (m) page offset of start within object */
 	uint64_t dev, ino; /* (m) the mapped file's device and inode, for the maps view */
+	uint64_t apart;    /* (m) 0, or the identity of a kernel mapping the kernel
+			    * keeps apart from its neighbours although their
+			    * attributes match (fork's unlocking, DONTUNMAP's):
+			    * VMAs merge only when these are equal */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;
@@ -58,9 +62,6 @@ struct vms_vma {
 				      * carries it already: not a kernel split) */
 #define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
 				      * present (vm/pin.c) */
-#define VMS_VMA_UNMERGED    0x10000u /* in a forked child: fork cleared VM_LOCKED
-				       * and the kernel left the mapping apart from
-				       * its neighbours (vm/range.c) */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
