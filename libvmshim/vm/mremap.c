@@ -403,11 +403,28 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 			  uintptr_t dst, void **out)
 {
 	struct vms_vma copy = *v;
+	uintptr_t old_end = a + olen, new_end = a + nlen;
+	/* Growing in place: natively the space after it is free, in the
+	 * arena it is reservation; open a hole the kernel can grow into. */
+	bool hole = nlen > olen && olen != 0 && !(flags & MREMAP_FIXED) && old_end == v->end &&
+		    new_end > old_end && vms_arena_where(old_end, new_end) == VMS_INSIDE &&
+		    vms_vma_range_free(&vms_mm.vmas, old_end, new_end) &&
+		    !vms_raw_failed(vms_raw_munmap((void *)old_end, new_end - old_end));
 	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
+	if (hole && (vms_raw_failed(r) || (uintptr_t)r != a)) {
+		vms_arena_reserve(old_end, new_end);
+	}
 	if (vms_raw_failed(r)) {
 		return (int)-r;
 	}
 	uintptr_t res = (uintptr_t)r;
+	if (hole && res == a) {
+		long b = vms_kmaps_boundaries(a, new_end);
+		resize_vma(v, new_end);
+		vms_kmaps_adjust(b, vms_kmaps_boundaries(a, new_end));
+		*out = (void *)a;
+		return 0;
+	}
 	long before = vms_kmaps_boundaries(a, a + olen);
 	if (res == a && nlen < olen) {
 		vm_forget_locked(a + nlen, a + olen);

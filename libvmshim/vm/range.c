@@ -416,7 +416,9 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 		return ENOMEM;
 	}
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, start);
-	bool onfault = !map_locked && (vms_mm.lock_future & MCL_ONFAULT);
+	/* MCL_FUTURE|MCL_ONFAULT puts VM_LOCKONFAULT in every new mapping's
+	 * flags, MAP_LOCKED or not (mm->def_flags). */
+	bool onfault = (vms_mm.lock_future & MCL_ONFAULT) != 0;
 	if (!onfault && v->prot != PROT_NONE) {
 		vms_populate_locked(v, start, end, (v->prot & PROT_WRITE) != 0);
 	}
