@@ -256,7 +256,10 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	v->flags = (kind == FILE_MAP ? VMS_VMA_FILE : VMS_VMA_ANON) |
 		   (shared ? VMS_VMA_SHARED : 0) |
 		   ((flags & MAP_NORESERVE) ? VMS_VMA_NORESERVE : 0) |
-		   (kind == FILE_MAP && shared && !writable_fd ? VMS_VMA_NOWRITE : 0);
+		   (kind == FILE_MAP && shared && !writable_fd ? VMS_VMA_NOWRITE : 0) |
+		   /* accountable_mapping(): private, writable, not NORESERVE */
+		   (!shared && (prot & PROT_WRITE) && !(flags & MAP_NORESERVE) ? VMS_VMA_ACCOUNT
+									       : 0);
 	long before = vms_kmaps_boundaries(at, at + alen);
 	if (kind == FILE_MAP) {
 		err = map_file(v, prot, flags, fd, off);

@@ -266,18 +266,21 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->pgoff = v->pgoff;
 	q->dev = v->dev;
 	q->ino = v->ino;
-	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
-		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
-		 * behind, unsplit and unmerged (the kernel-mapping count follows
-		 * below); the shim's kernel mapping there may be split by page
-		 * protections, so it is unlocked whole too. */
+	if (dontunmap && (v->flags & (VMS_VMA_LOCKED | VMS_VMA_ACCOUNT))) {
+		/* Linux clears VM_LOCKED and VM_ACCOUNT on the whole mapping
+		 * DONTUNMAP leaves behind, unsplit and unmerged (the
+		 * kernel-mapping count follows below); the shim's kernel mapping
+		 * there may be split by page protections, so it is unlocked
+		 * whole too. */
 		long b = vms_kmaps_boundaries(whole_start, a) +
 			 vms_kmaps_boundaries(a + keep, whole_end);
 		uint64_t id = vms_mm.next_object_id++;
-		vms_raw_munlock((void *)whole_start, whole_end - whole_start);
+		if (v->flags & VMS_VMA_LOCKED) {
+			vms_raw_munlock((void *)whole_start, whole_end - whole_start);
+		}
 		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
 		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
-			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
+			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT | VMS_VMA_ACCOUNT);
 			w->apart = id;
 		}
 		vms_kmaps_adjust(b, vms_kmaps_boundaries(whole_start, a) +

@@ -62,6 +62,9 @@ struct vms_vma {
 				      * carries it already: not a kernel split) */
 #define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
 				      * present (vm/pin.c) */
+#define VMS_VMA_ACCOUNT     0x10000u /* Linux's VM_ACCOUNT (private writable memory
+				       * is committed): it only keeps mappings apart,
+				       * as the kernel's merge rule does */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
