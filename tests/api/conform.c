@@ -2939,6 +2939,73 @@ static void mlock2_unaligned_onfault_locks(void)
 	munmap(b, 2 * P);
 }
 
+/* Linux ignores the offset of anonymous mappings: such a mapping grows in
+ * place like any other. */
+static void mmap_anon_offset_ignored(void)
+{
+	char *f = free_range(4);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("r", p, mmap(f, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 5 * (off_t)P));
+	MR("grow", p, mremap(f, P, 3 * P, 0));
+	munmap(f, 4 * P);
+}
+
+/* VM_ACCOUNT keeps private writable memory apart from a read-only
+ * neighbour once both are touched, whatever their later protection. */
+static void mprotect_account_keeps_apart(void)
+{
+	char *m = map_anon(8, PROT_READ | PROT_EXEC, PRIV);
+	SETUP(m, "map");
+	char *n = mmap(m + 4 * P, 3 * P, RW | PROT_EXEC, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(n != MAP_FAILED, "mmap");
+	volatile char sink = m[0];
+	(void)sink;
+	n[0] = 1;
+	R("mprotect", mprotect(m, 8 * P, PROT_NONE));
+	char *p;
+	M("across", p, mremap(m + 6 * P, 2 * P, 4 * P, MREMAP_MAYMOVE));
+	munmap(m, 8 * P);
+}
+
+/* A mapping the kernel serves (an unknown flag) grows in place into free
+ * space. */
+static void mremap_foreign_grows_in_place(void)
+{
+	char *f = free_range(6);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("r", p, mmap(f, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | UNKNOWN_MAP_FLAG, -1, 0));
+	R("munmap", munmap(f + 2 * P, 2 * P));
+	MR("grow", p, mremap(f, 2 * P, 5 * P, 0));
+	munmap(f, 6 * P);
+}
+
+/* Under MCL_FUTURE|MCL_ONFAULT a MAP_LOCKED mapping locks on fault: a
+ * later mlock2(MLOCK_ONFAULT) changes nothing, a plain mlock splits it. */
+static void mlockall_onfault_map_locked(void)
+{
+	R("mlockall", mlockall(MCL_FUTURE | MCL_ONFAULT));
+	char *b = mmap(NULL, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	SETUP(b != MAP_FAILED, "mmap");
+	char *f = free_range(2);
+	SETUP(f, "range");
+	g_base = f;
+	out("resident=%s", residency(b, 4));
+	R("onfault", mlock2(b + P, P, MLOCK_ONFAULT));
+	char *p;
+	MR("shrink_onfault", p, mremap(b, 4 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	R("munlockall", munlockall());
+	char *c = map_anon(4, RW, PRIV);
+	SETUP(c, "map");
+	R("mlock_onfault", mlock2(c, 4 * P, MLOCK_ONFAULT));
+	R("mlock", mlock(c + P, P));
+	MR("shrink_split", p, mremap(c, 4 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	R("munlock", munlock(c, 4 * P));
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -3301,6 +3368,13 @@ static const struct check checks[] = {
 	C("mincore.vector_in_fresh_memory", mincore_vector_in_fresh_memory, 0, "r=0"),
 	C("mlock2.unaligned_onfault_locks", mlock2_unaligned_onfault_locks, 0,
 	  "mlock2=0 invalidate=-1/EBUSY"),
+	C("mmap.anon_offset_ignored", mmap_anon_offset_ignored, 0, "r=+0x0 grow=+0x0"),
+	C("mprotect.account_keeps_apart", mprotect_account_keeps_apart, 0,
+	  "mprotect=0 across=MAP_FAILED/EFAULT"),
+	C("mremap.foreign_grows_in_place", mremap_foreign_grows_in_place, 0, "r=+0x0 munmap=0 grow=+0x0"),
+	C("mlockall.onfault_map_locked", mlockall_onfault_map_locked, FORK,
+	  "mlockall=0 resident=0000 onfault=0 shrink_onfault=+0x0 munlockall=0 "
+	  "mlock_onfault=0 mlock=0 shrink_split=MAP_FAILED/EFAULT munlock=0"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
