@@ -435,6 +435,15 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 	} else if (res != a && !(flags & MREMAP_DONTUNMAP)) {
 		vm_forget_locked(a, a + olen);
 		vms_arena_reserve(a, a + olen);
+	} else if (res != a) {
+		/* DONTUNMAP: the kernel cleared VM_LOCKED and VM_ACCOUNT on the
+		 * old mapping, which stays apart from its neighbours. */
+		uint64_t id = vms_mm.next_object_id++;
+		for (struct vms_vma *w = vms_vma_first_in(&vms_mm.vmas, copy.start, copy.end);
+		     w != NULL && w->start < copy.end; w = vms_vma_next(w)) {
+			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT | VMS_VMA_ACCOUNT);
+			w->apart = id;
+		}
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, a + olen));
 	if (res != a && vms_arena_where(res, res + nlen) == VMS_INSIDE) {
