@@ -174,6 +174,28 @@ static void lock_moved(struct vms_vma *v, uintptr_t s, uintptr_t e)
 	vms_raw_mlock((void *)s, e - s);
 }
 
+/*
+ * [s, e) of v is a fresh kernel mapping now (reservation again under a
+ * VMA that stays): give it back the advice the kernel keeps per mapping
+ * and v carries (DONTFORK, WIPEONFORK...), which the fresh mapping lost.
+ */
+static void keep_kernel_advice(const struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	static const struct {
+		unsigned flag;
+		int advice;
+	} kept[] = {
+		{ VMS_VMA_DONTFORK, MADV_DONTFORK },	 { VMS_VMA_WIPEONFORK, MADV_WIPEONFORK },
+		{ VMS_VMA_DONTDUMP, MADV_DONTDUMP },	 { VMS_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
+		{ VMS_VMA_MERGEABLE, MADV_MERGEABLE },
+	};
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+		if (v->flags & kept[i].flag) {
+			vms_raw_madvise((void *)s, e - s, kept[i].advice);
+		}
+	}
+}
+
 /* Re-links v after its range changed, keeping the gauge of VMAs. */
 static void resize_vma(struct vms_vma *v, uintptr_t new_end)
 {
@@ -295,6 +317,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 		vms_arena_reserve(a, a + keep);
 	} else if (!shared) {
 		vms_arena_reserve(a, a + keep); /* private: the old range reads zero */
+		keep_kernel_advice(v, a, a + keep);
 	}
 	/* A shared or file mapping left by DONTUNMAP keeps its kernel mapping,
 	 * emptied by the kernel: its pages, present for the shim with no
