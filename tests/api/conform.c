@@ -3006,6 +3006,42 @@ static void mlockall_onfault_map_locked(void)
 	R("munlock", munlock(c, 4 * P));
 }
 
+/* The range MREMAP_DONTUNMAP leaves behind keeps MADV_WIPEONFORK: a
+ * child reads it as zero. */
+static void mremap_dontunmap_keeps_wipeonfork(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	g_base = b;
+	R("wipeonfork", madvise(b, 4 * P, MADV_WIPEONFORK));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	b[P] = 5;
+	pid_t pid = fork();
+	if (pid == 0) {
+		probe_rd("child_rd", b + P);
+		exit(0);
+	}
+	SETUP(pid > 0, "fork");
+	out("child=%s parent=%d", status_text(wait_for(pid)), b[P]);
+}
+
+/* DONTUNMAP of a mapping the kernel serves unlocks what it leaves. */
+static void mremap_dontunmap_foreign_unlocks(void)
+{
+	char *f = free_range(4);
+	SETUP(f, "range");
+	char *b = mmap(f, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | UNKNOWN_MAP_FLAG, -1, 0);
+	SETUP(b != MAP_FAILED, "mmap");
+	R("mlock", mlock(b, 4 * P));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	R("invalidate_old", msync(b, 4 * P, MS_INVALIDATE));
+	R("invalidate_new", msync(p, P, MS_INVALIDATE));
+	munmap(b, 4 * P);
+	munmap(p, P);
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -3375,6 +3411,10 @@ static const struct check checks[] = {
 	C("mlockall.onfault_map_locked", mlockall_onfault_map_locked, FORK,
 	  "mlockall=0 resident=0000 onfault=0 shrink_onfault=+0x0 munlockall=0 "
 	  "mlock_onfault=0 mlock=0 shrink_split=MAP_FAILED/EFAULT munlock=0"),
+	C("mremap.dontunmap_keeps_wipeonfork", mremap_dontunmap_keeps_wipeonfork, FORK,
+	  "wipeonfork=0 r=ok child_rd=0x00 child=exited:0 parent=5"),
+	C("mremap.dontunmap_foreign_unlocks", mremap_dontunmap_foreign_unlocks, 0,
+	  "mlock=0 r=ok invalidate_old=0 invalidate_new=-1/EBUSY"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
