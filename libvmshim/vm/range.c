@@ -30,8 +30,13 @@
  * EAGAIN) with the range locked all the same.  ENOMEM also means "over
  * RLIMIT_MEMLOCK", which locks nothing.  The shim tells the two apart by the
  * kernel's locked-memory count (VmLck) before and after, and records the
- * lock exactly when the kernel has set it.  A forked child inherits no lock
- * (vms_mlock_fork_child).
+ * lock exactly when the kernel has set it.  A new mapping under MAP_LOCKED
+ * or MCL_FUTURE is locked whatever its population does, unless over
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK (EAGAIN: Linux's mmap checks first).
+ * VMAs record VM_LOCKED and VM_LOCKONFAULT (MLOCK_ONFAULT, MCL_ONFAULT)
+ * exactly, since both split mappings.  A forked child inherits no lock and
+ * no MCL_FUTURE (vms_mlock_fork_child); fork leaves its unlocked mappings
+ * apart from their neighbours (the VMAs' apart identity).
  */
 #include "config.h"
 
