@@ -8,7 +8,8 @@
  * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (which
  * anonymous memory ignores, as Linux does), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
- * once when the kernel allows the lock).  Everything else (devices, HUGETLB,
+ * once when the kernel allows the lock), DENYWRITE and EXECUTABLE (which
+ * Linux ignores).  Everything else (devices, HUGETLB,
  * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
  * through, so the kernel gives its own answer.
  *
@@ -56,7 +57,7 @@
 #define VMS_MMAP_OURS_FLAGS                                                                \
 	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |       \
 	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED |       \
-	 MAP_LOCKED)
+	 MAP_LOCKED | MAP_DENYWRITE | MAP_EXECUTABLE /* both ignored by Linux */)
 
 enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 

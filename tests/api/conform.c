@@ -2923,7 +2923,7 @@ static void mmap_growsdown_grows_on_access(void)
 static void mincore_vector_in_fresh_memory(void)
 {
 	char *v = map_anon(1, RW, SHARED);
-	char *m = mmap(NULL, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_DENYWRITE, -1, 0);
+	char *m = mmap(NULL, 2 * P, RW, PRIV | MAP_ANONYMOUS | UNKNOWN_MAP_FLAG, -1, 0);
 	SETUP(v && m != MAP_FAILED, "map");
 	R("r", mincore(m, 2 * P, (unsigned char *)v + 100));
 }
