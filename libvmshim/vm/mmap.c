@@ -5,7 +5,8 @@
  * What is the shim's (mapping_kind): MAP_PRIVATE or MAP_SHARED (for files
  * also MAP_SHARED_VALIDATE) of anonymous memory, of /dev/zero (which is
  * anonymous memory) or of a regular file (memfd and tmpfs files included),
- * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (which
+ * any prot (only PROT_READ, PROT_WRITE and PROT_EXEC count: Linux ignores
+ * the other bits), a page-aligned offset (which
  * anonymous memory ignores, as Linux does), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
  * once when the kernel allows the lock), DENYWRITE and EXECUTABLE (which
@@ -63,13 +64,13 @@ enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 
 /* Which kind of mapping the request is for the shim; *writable_fd says
  * whether a file's descriptor allows shared writes. */
-static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, off_t off,
+static enum mapping_kind mapping_kind(size_t len, int flags, int fd, off_t off,
 				      bool *writable_fd, struct stat *st)
 {
 	int type = flags & MAP_TYPE;
 	if (vms_mm.base == 0 || len == 0 || len > vms_mm.end - vms_mm.base ||
 	    (flags & ~(VMS_MMAP_OURS_FLAGS | MAP_SHARED_VALIDATE)) ||
-	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) || (off & ~(off_t)VMS_PAGE_MASK)) {
+	    (off & ~(off_t)VMS_PAGE_MASK)) {
 		return NOT_OURS;
 	}
 	if (flags & MAP_ANONYMOUS) {
@@ -203,9 +204,12 @@ out:
 
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
+	/* x86 Linux's mmap ignores every protection bit but these three
+	 * (PROT_SEM, PROT_GROWSDOWN/UP, unknown bits: no error, no effect). */
+	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
 	bool writable_fd = false;
 	struct stat st;
-	enum mapping_kind kind = mapping_kind(len, prot, flags, fd, off, &writable_fd, &st);
+	enum mapping_kind kind = mapping_kind(len, flags, fd, off, &writable_fd, &st);
 	if (kind == ANON && !(flags & MAP_ANONYMOUS)) {
 		/* /dev/zero: private is anonymous memory, shared is shared memory. */
 		flags |= MAP_ANONYMOUS;

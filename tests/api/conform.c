@@ -3042,6 +3042,25 @@ static void mremap_dontunmap_foreign_unlocks(void)
 	munmap(p, P);
 }
 
+/* Bits Linux's mmap ignores (unknown protection bits, MAP_DENYWRITE,
+ * MAP_EXECUTABLE) leave an ordinary mapping: it merges with a plain
+ * neighbour, so mremap across both works. */
+static void mmap_ignored_bits_ordinary(void)
+{
+	char *f = free_range(6);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("plain", p, mmap(f, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MR("odd_prot", p, mmap(f + 2 * P, P, RW | 0x40000000, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MR("denywrite", p,
+	   mmap(f + 3 * P, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | MAP_DENYWRITE | MAP_EXECUTABLE,
+		-1, 0));
+	M("across", p, mremap(f, 4 * P, 8 * P, MREMAP_MAYMOVE));
+	munmap(p, 8 * P);
+	munmap(f, 6 * P);
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -3415,6 +3434,8 @@ static const struct check checks[] = {
 	  "wipeonfork=0 r=ok child_rd=0x00 child=exited:0 parent=5"),
 	C("mremap.dontunmap_foreign_unlocks", mremap_dontunmap_foreign_unlocks, 0,
 	  "mlock=0 r=ok invalidate_old=0 invalidate_new=-1/EBUSY"),
+	C("mmap.ignored_bits_ordinary", mmap_ignored_bits_ordinary, 0,
+	  "plain=+0x0 odd_prot=+0x2000 denywrite=+0x3000 across=ok"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
