@@ -288,6 +288,11 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->pgoff = v->pgoff;
 	q->dev = v->dev;
 	q->ino = v->ino;
+	/* A moved private mapping that has pages keeps its anon_vma and its
+	 * page offset (Linux's copy_vma): it merges with nothing at the
+	 * target, nor with a mapping later placed inside it, except its own
+	 * pieces.  Untouched, it takes the target's offset and merges. */
+	q->apart = !shared && vms_present_pages(dst, dst + keep) > 0 ? vms_mm.next_object_id++ : 0;
 	if (dontunmap && (v->flags & (VMS_VMA_LOCKED | VMS_VMA_ACCOUNT))) {
 		/* Linux clears VM_LOCKED and VM_ACCOUNT on the whole mapping
 		 * DONTUNMAP leaves behind, unsplit and unmerged (the

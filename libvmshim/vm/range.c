@@ -259,8 +259,14 @@ static bool locked_despite(long r, long before, uintptr_t start, uintptr_t end)
 	if (r != -ENOMEM && r != -EAGAIN) {
 		return false;
 	}
+	if (all_locked(start, end)) {
+		/* Already locked, so not over the limit (the kernel counts
+		 * only new pages): the new flags (MLOCK_ONFAULT or not) were
+		 * set before the population failed. */
+		return true;
+	}
 	long after = kernel_locked_kib();
-	return before >= 0 && after > before && !all_locked(start, end);
+	return before >= 0 && after > before;
 }
 
 #define LOCK_BITS (VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
