@@ -3061,6 +3061,34 @@ static void mmap_ignored_bits_ordinary(void)
 	munmap(f, 6 * P);
 }
 
+/* A mapping moved with its pages keeps its anon_vma and page offset
+ * (copy_vma): it never merges with its new neighbour; moved untouched, it
+ * does. */
+static void mremap_moved_pages_stay_apart(void)
+{
+	char *f = free_range(8);
+	char *g = free_range(12);
+	SETUP(f && g, "range");
+	/* Apart from each other and from anything else: nothing merges. */
+	char *a = mmap(g + 2 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *b = mmap(g + 8 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(a != MAP_FAILED && b != MAP_FAILED, "map");
+	g_base = f;
+	char *p;
+	MR("neighbour", p, mmap(f, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	a[0] = 1;
+	MR("touched", p, mremap(a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f + 2 * P));
+	M("across_touched", p, mremap(f + P, 2 * P, 3 * P, MREMAP_MAYMOVE));
+	MR("untouched", p, mremap(b, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f + 6 * P));
+	MR("neighbour2", p, mmap(f + 4 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	M("across_untouched", p, mremap(f + 5 * P, 2 * P, 3 * P, MREMAP_MAYMOVE));
+	munmap(f, 8 * P);
+	munmap(g, 12 * P);
+	if (p != MAP_FAILED) {
+		munmap(p, 3 * P);
+	}
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -3436,6 +3464,9 @@ static const struct check checks[] = {
 	  "mlock=0 r=ok invalidate_old=0 invalidate_new=-1/EBUSY"),
 	C("mmap.ignored_bits_ordinary", mmap_ignored_bits_ordinary, 0,
 	  "plain=+0x0 odd_prot=+0x2000 denywrite=+0x3000 across=ok"),
+	C("mremap.moved_pages_stay_apart", mremap_moved_pages_stay_apart, 0,
+	  "neighbour=+0x0 touched=+0x2000 across_touched=MAP_FAILED/EFAULT "
+	  "untouched=+0x6000 neighbour2=+0x4000 across_untouched=ok"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
