@@ -100,6 +100,16 @@ static enum mapping_kind mapping_kind(size_t len, int flags, int fd, off_t off,
 	return FILE_MAP;
 }
 
+/* Whether a mapping ending at end would lie in the stack guard gap (256
+ * pages, Linux's default) below a MAP_GROWSDOWN mapping (vm/stack.c):
+ * Linux does not place a mapping there (vm_start_gap). */
+static bool below_stack(uintptr_t end)
+{
+	struct vms_vma *next = vms_vma_first_in(&vms_mm.vmas, end, vms_mm.end);
+	return next != NULL && (next->flags & VMS_VMA_GROWSDOWN) &&
+	       end + 256 * VMS_PAGE_SIZE > next->start;
+}
+
 /* Where the mapping goes: 0 and *at, VMS_PASSTHROUGH, or an errno.  Map lock held. */
 static int place(uintptr_t hint, size_t len, int flags, uintptr_t *at)
 {
@@ -120,7 +130,7 @@ static int place(uintptr_t hint, size_t len, int flags, uintptr_t *at)
 		if (w != VMS_INSIDE || h + len < h) {
 			return VMS_PASSTHROUGH;
 		}
-		if (vms_vma_range_free(&vms_mm.vmas, h, h + len)) {
+		if (vms_vma_range_free(&vms_mm.vmas, h, h + len) && !below_stack(h + len)) {
 			*at = h;
 			return 0;
 		}
