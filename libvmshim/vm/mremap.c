@@ -325,7 +325,13 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 			 vms_kmaps_boundaries(a + keep, whole_end);
 		uint64_t id = vms_mm.next_object_id++;
 		if (v->flags & VMS_VMA_LOCKED) {
-			vms_raw_munlock((void *)whole_start, whole_end - whole_start);
+			/* Around the moved range, which a private move left a
+			 * hole for now (munlock stops at holes). */
+			vms_raw_munlock((void *)whole_start, a - whole_start);
+			vms_raw_munlock((void *)(a + keep), whole_end - (a + keep));
+			if (shared) {
+				vms_raw_munlock((void *)a, keep);
+			}
 		}
 		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
 		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
