@@ -3089,6 +3089,23 @@ static void mremap_moved_pages_stay_apart(void)
 	}
 }
 
+/* MREMAP_DONTUNMAP of the middle of a locked private mapping unlocks all
+ * of what stays, on both sides of the moved range. */
+static void mremap_dontunmap_unlocks_private(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	fill(b, 0, 4 * P, 50);
+	R("mlock", mlock(b, 4 * P));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	R("cold_head", madvise(b, P, MADV_COLD));
+	R("cold_tail", madvise(b + 2 * P, 2 * P, MADV_COLD));
+	R("cold_new", madvise(p, P, MADV_COLD));
+	munmap(b, 4 * P);
+	munmap(p, P);
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -3467,6 +3484,8 @@ static const struct check checks[] = {
 	C("mremap.moved_pages_stay_apart", mremap_moved_pages_stay_apart, 0,
 	  "neighbour=+0x0 touched=+0x2000 across_touched=MAP_FAILED/EFAULT "
 	  "untouched=+0x6000 neighbour2=+0x4000 across_untouched=ok"),
+	C("mremap.dontunmap_unlocks_private", mremap_dontunmap_unlocks_private, 0,
+	  "mlock=0 r=ok cold_head=0 cold_tail=0 cold_new=-1/EINVAL"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
