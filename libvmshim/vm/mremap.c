@@ -315,12 +315,12 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	 * pieces.  Untouched, it takes the target's offset and merges (pages
 	 * only read are the zero page: no anon_vma either). */
 	q->apart = !shared && written_pages(dst, dst + keep) ? vms_mm.next_object_id++ : 0;
-	if (dontunmap && (v->flags & (VMS_VMA_LOCKED | VMS_VMA_ACCOUNT))) {
-		/* Linux clears VM_LOCKED and VM_ACCOUNT on the whole mapping
-		 * DONTUNMAP leaves behind, unsplit and unmerged (the
-		 * kernel-mapping count follows below); the shim's kernel mapping
-		 * there may be split by page protections, so it is unlocked
-		 * whole too. */
+	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
+		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
+		 * behind, unsplit and unmerged (the kernel-mapping count follows
+		 * below); the shim's kernel mapping there may be split by page
+		 * protections, so it is unlocked whole too.  (VM_ACCOUNT stays,
+		 * measured on 6.18.) */
 		long b = vms_kmaps_boundaries(whole_start, a) +
 			 vms_kmaps_boundaries(a + keep, whole_end);
 		uint64_t id = vms_mm.next_object_id++;
@@ -335,7 +335,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 		}
 		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
 		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
-			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT | VMS_VMA_ACCOUNT);
+			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
 			w->apart = id;
 		}
 		vms_kmaps_adjust(b, vms_kmaps_boundaries(whole_start, a) +
@@ -492,13 +492,15 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 		vm_forget_locked(a, a + olen);
 		vms_arena_reserve(a, a + olen);
 	} else if (res != a) {
-		/* DONTUNMAP: the kernel cleared VM_LOCKED and VM_ACCOUNT on the
-		 * old mapping, which stays apart from its neighbours. */
-		uint64_t id = vms_mm.next_object_id++;
-		for (struct vms_vma *w = vms_vma_first_in(&vms_mm.vmas, copy.start, copy.end);
-		     w != NULL && w->start < copy.end; w = vms_vma_next(w)) {
-			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT | VMS_VMA_ACCOUNT);
-			w->apart = id;
+		/* DONTUNMAP: the kernel cleared VM_LOCKED on the old mapping,
+		 * which stays apart from its neighbours. */
+		if (copy.flags & VMS_VMA_LOCKED) {
+			uint64_t id = vms_mm.next_object_id++;
+			for (struct vms_vma *w = vms_vma_first_in(&vms_mm.vmas, copy.start, copy.end);
+			     w != NULL && w->start < copy.end; w = vms_vma_next(w)) {
+				w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
+				w->apart = id;
+			}
 		}
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, a + olen));
