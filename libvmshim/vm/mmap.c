@@ -300,7 +300,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	}
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + alen));
-	v = vms_vma_merge(&vms_mm.vmas, v);
+	v = vms_vma_merge_new(&vms_mm.vmas, v);
 	if (flags & MAP_POPULATE) {
 		/* As the kernel: population failures do not fail mmap. */
 		vms_populate_locked(v, at, at + alen, (prot & PROT_WRITE) != 0);

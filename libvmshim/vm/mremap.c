@@ -314,7 +314,9 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	 * target, nor with a mapping later placed inside it, except its own
 	 * pieces.  Untouched, it takes the target's offset and merges (pages
 	 * only read are the zero page: no anon_vma either). */
-	q->apart = !shared && written_pages(dst, dst + keep) ? vms_mm.next_object_id++ : 0;
+	q->apart = !shared && written_pages(dst, dst + keep)
+			   ? VMS_APART_HARD | vms_mm.next_object_id++
+			   : 0;
 	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
 		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
 		 * behind, unsplit and unmerged (the kernel-mapping count follows
@@ -363,7 +365,11 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
 	lock_moved(q, dst, dst + nlen);
-	vms_vma_merge(set, q);
+	if (q->apart != 0) {
+		vms_vma_merge(set, q); /* its own pieces only */
+	} else {
+		vms_vma_merge_new(set, q);
+	}
 	return 0;
 }
 

@@ -451,6 +451,27 @@ struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v)
 	return v;
 }
 
+/* Gives n v's apart identity if that alone kept them from merging. */
+static void join_apart(struct vms_vma *n, const struct vms_vma *v, bool below)
+{
+	if (n == NULL || n->apart == v->apart || (n->apart & VMS_APART_HARD) ||
+	    (v->apart & VMS_APART_HARD)) {
+		return;
+	}
+	uint64_t was = n->apart;
+	n->apart = v->apart;
+	if (!(below ? vms_vma_compatible(n, v) : vms_vma_compatible(v, n))) {
+		n->apart = was;
+	}
+}
+
+struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v)
+{
+	join_apart(vms_vma_prev(v), v, true);
+	join_apart(vms_vma_next(v), v, false);
+	return vms_vma_merge(s, v);
+}
+
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end)
 {
 	return vms_vma_first_in(s, start, end) == NULL;

@@ -34,8 +34,10 @@ struct vms_vma {
 	uint64_t dev, ino; /* (m) the mapped file's device and inode, for the maps view */
 	uint64_t apart;    /* (m) 0, or the identity of a kernel mapping the kernel
 			    * keeps apart from its neighbours although their
-			    * attributes match (fork's unlocking, DONTUNMAP's):
-			    * VMAs merge only when these are equal */
+			    * attributes match (fork's unlocking, DONTUNMAP's;
+			    * with VMS_APART_HARD, a moved mapping's own anon_vma
+			    * and page offset): VMAs merge only when these are
+			    * equal */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;
@@ -71,6 +73,9 @@ struct vms_vma {
 #define VMS_VMA_KERNEL_FLAGS                                                   \
 	(VMS_VMA_DONTFORK | VMS_VMA_WIPEONFORK | VMS_VMA_DONTDUMP |            \
 	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
+
+/* An apart identity no new neighbour overrides (vms_vma_merge_new). */
+#define VMS_APART_HARD (1ULL << 63)
 
 /* Access-pattern advice. */
 #define VMS_ADV_NORMAL     0u
@@ -123,6 +128,12 @@ bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b);
 /* Merges v with its neighbours where adjacent and compatible; returns the
  * VMA that now covers v's range (the others are freed). */
 struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v);
+
+/* The same for a VMA just created (mmap, the target of mremap): Linux tries
+ * to merge a new mapping with both neighbours, so a neighbour's apart
+ * identity (left by a flag change the kernel made without merging) gives
+ * way where it alone kept them apart. */
+struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v);
 
 /* True when no VMA intersects [start, end). */
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end);
