@@ -259,7 +259,7 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 }
 
 static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintptr_t dst,
-		bool dontunmap)
+		bool dontunmap, uint64_t hard_id)
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	bool shared = vms_vma_has_object(v);
@@ -315,7 +315,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	 * pieces.  Untouched, it takes the target's offset and merges (pages
 	 * only read are the zero page: no anon_vma either). */
 	q->apart = !shared && written_pages(dst, dst + keep)
-			   ? VMS_APART_HARD | vms_mm.next_object_id++
+			   ? (hard_id != 0 ? hard_id : VMS_APART_HARD | vms_mm.next_object_id++)
 			   : 0;
 	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
 		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
@@ -433,6 +433,9 @@ static int move_range(uintptr_t a, size_t len, uintptr_t dst, int flags, void **
 	if (vms_arena_where(dst, dst + len) != VMS_INSIDE) {
 		return ENOMEM;
 	}
+	/* The pieces moved by one call most likely split from one mapping:
+	 * one anon_vma, so they may merge again at the target. */
+	uint64_t hard_id = VMS_APART_HARD | vms_mm.next_object_id++;
 	for (uintptr_t at = a; at < end;) {
 		v = vms_vma_first_in(set, at, end);
 		if (v == NULL) {
@@ -449,7 +452,7 @@ static int move_range(uintptr_t a, size_t len, uintptr_t dst, int flags, void **
 			err = vm_unmap_locked(t, t + (e - s));
 			if (err == 0) {
 				err = move(vms_vma_find(set, s), s, e - s, e - s, t,
-					   (flags & MREMAP_DONTUNMAP) != 0);
+					   (flags & MREMAP_DONTUNMAP) != 0, hard_id);
 			}
 		}
 		if (err != 0) {
@@ -665,7 +668,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		}
 		if (err == 0) {
 			v = vms_vma_find(&vms_mm.vmas, a);
-			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP, 0);
 		}
 		*out = (void *)dst;
 		goto out;
@@ -682,7 +685,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		err = ENOMEM;
 		goto out;
 	}
-	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP, 0);
 	*out = (void *)dst;
 out:
 	vms_vmas_gauge_sync();

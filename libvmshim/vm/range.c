@@ -237,6 +237,33 @@ static bool may_lock_more(size_t bytes)
 	return (uint64_t)kib * 1024 + bytes <= rl.rlim_cur;
 }
 
+static vms_pte_t mark_written(vms_pte_t pte)
+{
+	return pte | VMS_PTE_DIRTY;
+}
+
+/*
+ * Makes [s, e) of v present as the kernel's mlock population does: a
+ * writable private mapping is populated for writing, so private file
+ * pages become private copies there and then (later writes to the file no
+ * longer show).  Pages the shim has present but with a lower kernel
+ * protection (a move flattens shared mappings) get it back, or the
+ * kernel's own population would fail on them.
+ */
+static void populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	bool write = (v->prot & PROT_WRITE) != 0;
+	vms_populate_locked(v, s, e, write);
+	if (write && (v->flags & VMS_VMA_FILE) && !(v->flags & VMS_VMA_SHARED)) {
+		size_t n = vms_reprotect(v, s, e, mark_written);
+		for (size_t i = 0; i < n; i++) {
+			vms_count_fault(VMS_FAULT_cow);
+		}
+		vms_raw_madvise((void *)s, e - s, MADV_POPULATE_WRITE);
+	}
+	vms_reprotect(v, s, e, NULL);
+}
+
 /* Whether every VMA of [start, end) is recorded locked already. */
 static bool all_locked(uintptr_t start, uintptr_t end)
 {
@@ -321,11 +348,7 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 				uintptr_t s = v->start > start ? v->start : start;
 				uintptr_t e = v->end < prefix ? v->end : prefix;
 				if (v->prot != PROT_NONE && !(v->flags & VMS_VMA_FOREIGN)) {
-					vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
-					/* Present pages left PROT_NONE by a move (mremap
-					 * flattens shared mappings) would fail the kernel's
-					 * population: give them their protection back. */
-					vms_reprotect(v, s, e, NULL);
+					populate_for_lock(v, s, e);
 				}
 			}
 		}
@@ -379,7 +402,7 @@ int vm_mlockall(int flags)
 			 * exhaust memory, so only its present pages stay. */
 			if (!(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_NORESERVE)) &&
 			    v->prot != PROT_NONE && !(flags & MCL_ONFAULT)) {
-				vms_populate_locked(v, v->start, v->end, (v->prot & PROT_WRITE) != 0);
+				populate_for_lock(v, v->start, v->end);
 			}
 		}
 		set_locked(vms_mm.base, vms_mm.end,
@@ -431,7 +454,7 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	 * flags, MAP_LOCKED or not (mm->def_flags). */
 	bool onfault = (vms_mm.lock_future & MCL_ONFAULT) != 0;
 	if (!onfault && v->prot != PROT_NONE) {
-		vms_populate_locked(v, start, end, (v->prot & PROT_WRITE) != 0);
+		populate_for_lock(v, start, end);
 	}
 	long kib = onfault ? -1 : kernel_locked_kib();
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
