@@ -77,13 +77,27 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	    (v->flags & (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) ==
 		    (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) {
 		/* A MAP_GROWSDOWN mapping the kernel serves (vm/stack.c): the
-		 * kernel changes it from its start on; the table follows. */
-		long r = vms_raw_mprotect((void *)start, end - start, prot | grows);
+		 * kernel changes it from its start on; the table follows.  The
+		 * kernel sees reservation where Linux has holes: it gets only
+		 * the run of foreign mappings, and a range going past it is
+		 * ENOMEM, after the change (as Linux at a hole). */
+		uintptr_t run_end = v->end;
+		for (struct vms_vma *n = vms_vma_next(v);
+		     n != NULL && n->start == run_end && (n->flags & VMS_VMA_FOREIGN);
+		     n = vms_vma_next(n)) {
+			run_end = n->end;
+		}
+		if (end > run_end) {
+			err = ENOMEM;
+			end = run_end;
+		}
+		/* Linux starts at the mapping's start (also from a hole below). */
+		uintptr_t lo = v->start;
+		long r = vms_raw_mprotect((void *)lo, end - lo, prot | grows);
 		if (vms_raw_failed(r)) {
 			err = (int)-r;
 			goto out;
 		}
-		uintptr_t lo = v->start;
 		long before = vms_kmaps_boundaries(lo, end);
 		if (vms_vma_clip(&vms_mm.vmas, lo, end) != 0) {
 			vms_fatal("no memory to record mprotect on [%p, %p)", (void *)lo,
