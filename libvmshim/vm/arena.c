@@ -282,6 +282,43 @@ static size_t count_pages(uintptr_t start, uintptr_t end, vms_pte_t mask)
 	return n;
 }
 
+bool vms_anon_written(uintptr_t start, uintptr_t end)
+{
+	long fd = -1;
+	bool written = false;
+	for (uintptr_t x = start; x < end && !written;) {
+		vms_pte_t *first;
+		size_t n = vms_pte_span(&vms_mm.ptes, x, &first);
+		for (size_t i = 0; i < n && x < end && !written; i++, x += VMS_PAGE_SIZE) {
+			vms_pte_t pte = first != NULL ? vms_pte_load(&first[i]) : 0;
+			if (!(pte & VMS_PTE_PRESENT)) {
+				continue;
+			}
+			if (pte & (VMS_PTE_DIRTY | VMS_PTE_COW)) {
+				written = true;
+				break;
+			}
+			if (fd < 0) {
+				fd = vms_raw_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+				if (vms_raw_failed(fd)) {
+					return true; /* cannot tell: assume written */
+				}
+			}
+			uint64_t entry = 0;
+			long r = vms_raw_pread((int)fd, &entry, sizeof entry,
+					       (off_t)(x / VMS_PAGE_SIZE * sizeof entry));
+			/* Present and mapped once (PM_MMAP_EXCLUSIVE): a page of its
+			 * own, not the shared zero page a read maps. */
+			written = r != (long)sizeof entry ||
+				  ((entry >> 63) & 1 && (entry >> 56) & 1 && !((entry >> 61) & 1));
+		}
+	}
+	if (fd >= 0) {
+		vms_raw_close((int)fd);
+	}
+	return written;
+}
+
 size_t vms_present_pages(uintptr_t start, uintptr_t end)
 {
 	return count_pages(start, end, VMS_PTE_PRESENT);

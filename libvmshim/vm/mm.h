@@ -140,6 +140,11 @@ int vms_arena_discard(uintptr_t start, uintptr_t end);
 void vms_arena_hugepages_off(void);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
+/* Whether private anonymous memory in [start, end) holds a page the program
+ * wrote (so Linux gave its mapping an anon_vma): a dirty or COW PTE, or a
+ * present page the kernel maps as a page of its own rather than the zero
+ * page (/proc/self/pagemap).  Not for the fault path. */
+bool vms_anon_written(uintptr_t start, uintptr_t end);
 /* Present and dirty pages in [start, end). */
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
 /*

@@ -34,13 +34,13 @@ static void change_prot(struct vms_vma *v, int prot)
 {
 	/* VM_ACCOUNT as mprotect_fixup keeps it: set when private memory
 	 * becomes writable, dropped when it stops being writable only for
-	 * anonymous memory without an anon_vma (approximated: no page
-	 * present).  It matters to which mappings merge. */
+	 * anonymous memory without an anon_vma (no page written).  It
+	 * matters to which mappings merge. */
 	if ((prot & PROT_WRITE) && !(v->prot & PROT_WRITE) &&
 	    !(v->flags & (VMS_VMA_ACCOUNT | VMS_VMA_SHARED | VMS_VMA_NORESERVE))) {
 		v->flags |= VMS_VMA_ACCOUNT;
 	} else if (!(prot & PROT_WRITE) && (v->flags & VMS_VMA_ACCOUNT) &&
-		   !(v->flags & VMS_VMA_FILE) && vms_present_pages(v->start, v->end) == 0) {
+		   !(v->flags & VMS_VMA_FILE) && !vms_anon_written(v->start, v->end)) {
 		v->flags &= ~VMS_VMA_ACCOUNT;
 	}
 	v->prot = prot;

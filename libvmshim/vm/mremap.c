@@ -196,27 +196,6 @@ static void keep_kernel_advice(const struct vms_vma *v, uintptr_t s, uintptr_t e
 	}
 }
 
-/*
- * Whether [s, e) holds a page the program may have written (the kernel
- * then gave its mapping an anon_vma): present and dirty, writable, or
- * shared with a child since fork.  Pages only read map the zero page.
- */
-static bool written_pages(uintptr_t s, uintptr_t e)
-{
-	for (uintptr_t x = s; x < e;) {
-		vms_pte_t *first;
-		size_t n = vms_pte_span(&vms_mm.ptes, x, &first);
-		for (size_t i = 0; i < n && x < e; i++, x += VMS_PAGE_SIZE) {
-			vms_pte_t pte = first != NULL ? vms_pte_load(&first[i]) : 0;
-			if ((pte & VMS_PTE_PRESENT) &&
-			    (pte & (VMS_PTE_DIRTY | VMS_PTE_COW | (vms_pte_t)PROT_WRITE))) {
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
 /* Re-links v after its range changed, keeping the gauge of VMAs. */
 static void resize_vma(struct vms_vma *v, uintptr_t new_end)
 {
@@ -314,7 +293,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	 * target, nor with a mapping later placed inside it, except its own
 	 * pieces.  Untouched, it takes the target's offset and merges (pages
 	 * only read are the zero page: no anon_vma either). */
-	q->apart = !shared && written_pages(dst, dst + keep)
+	q->apart = !shared && vms_anon_written(dst, dst + keep)
 			   ? (hard_id != 0 ? hard_id : VMS_APART_HARD | vms_mm.next_object_id++)
 			   : 0;
 	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
