@@ -232,6 +232,9 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	}
 	resize_vma(v, new_end);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
+	if (!vms_vma_has_object(v)) {
+		keep_kernel_advice(v, old_end, new_end); /* the tail was reservation */
+	}
 	lock_moved(v, old_end, new_end);
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;
@@ -344,6 +347,11 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
 	lock_moved(q, dst, dst + nlen);
+	if (!shared) {
+		/* Only present runs moved with their kernel mapping: the rest
+		 * of the target is reservation without the kernel-kept advice. */
+		keep_kernel_advice(q, dst, dst + nlen);
+	}
 	if (q->apart != 0) {
 		vms_vma_merge(set, q); /* its own pieces only */
 	} else {
