@@ -2,8 +2,11 @@
  * vm/arena.c - the arena and what is true of it as a whole.
  *
  * Owns: reserving the arena at start, turning ranges back into plain
- * reservation, counting present pages, and counting the kernel mappings
- * the shim causes inside the arena.
+ * reservation (locked memory stays locked: MADV_DONTNEED_LOCKED), counting
+ * present pages, telling whether private memory was written (which gives
+ * the program's mapping an anon_vma on Linux, so it decides which of its
+ * mappings merge: vms_anon_written), and counting the kernel mappings the
+ * shim causes inside the arena.
  *
  * Kernel-mapping model: the kernel splits the arena wherever neighbouring
  * pages differ in protection or in backing (each MAP_SHARED anonymous
