@@ -188,6 +188,9 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 		if (sig == SIGSEGV) {
 			r = vms_fault((uintptr_t)si->si_addr, access_of(uc));
 		}
+		if (r == VMS_FAULT_MAPERR && vms_stack_grow((uintptr_t)si->si_addr)) {
+			r = VMS_FAULT_RESOLVED; /* the kernel grows its stack mapping */
+		}
 		if (r == VMS_FAULT_RESOLVED) {
 			errno = saved_errno;
 			return;

@@ -2,8 +2,11 @@
  * vm/arena.c - the arena and what is true of it as a whole.
  *
  * Owns: reserving the arena at start, turning ranges back into plain
- * reservation, counting present pages, and counting the kernel mappings
- * the shim causes inside the arena.
+ * reservation (locked memory stays locked: MADV_DONTNEED_LOCKED), counting
+ * present pages, telling whether private memory was written (which gives
+ * the program's mapping an anon_vma on Linux, so it decides which of its
+ * mappings merge: vms_anon_written), and counting the kernel mappings the
+ * shim causes inside the arena.
  *
  * Kernel-mapping model: the kernel splits the arena wherever neighbouring
  * pages differ in protection or in backing (each MAP_SHARED anonymous
@@ -175,6 +178,11 @@ int vms_arena_discard(uintptr_t start, uintptr_t end)
 	}
 	long r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
 	if (r == -EINVAL) {
+		/* Locked memory (mlock, MADV_DONTNEED_LOCKED): discard it and
+		 * keep it locked, as Linux does (Linux 5.18+). */
+		r = vms_raw_madvise((void *)start, end - start, 24 /* MADV_DONTNEED_LOCKED */);
+	}
+	if (r == -EINVAL) {
 		/* Locked by mlockall: unlock, as munmap would. */
 		vms_raw_munlock((void *)start, end - start);
 		r = vms_raw_madvise((void *)start, end - start, MADV_DONTNEED);
@@ -340,6 +348,47 @@ static size_t count_pages(uintptr_t start, uintptr_t end, vms_pte_t mask)
 		}
 	}
 	return n;
+}
+
+bool vms_anon_written(uintptr_t start, uintptr_t end)
+{
+	long fd = -1;
+	bool written = false;
+	for (uintptr_t x = start; x < end && !written;) {
+		vms_pte_t *first;
+		size_t n = vms_pte_span(&vms_mm.ptes, x, &first);
+		for (size_t i = 0; i < n && x < end && !written; i++, x += VMS_PAGE_SIZE) {
+			vms_pte_t pte = first != NULL ? vms_pte_load(&first[i]) : 0;
+			if (pte & (VMS_PTE_SWAPPED | VMS_PTE_SWAPCACHE)) {
+				written = true; /* its contents went to swap: anonymous */
+				break;
+			}
+			if (!(pte & VMS_PTE_PRESENT)) {
+				continue;
+			}
+			if (pte & (VMS_PTE_DIRTY | VMS_PTE_COW)) {
+				written = true;
+				break;
+			}
+			if (fd < 0) {
+				fd = vms_raw_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+				if (vms_raw_failed(fd)) {
+					return true; /* cannot tell: assume written */
+				}
+			}
+			uint64_t entry = 0;
+			long r = vms_raw_pread((int)fd, &entry, sizeof entry,
+					       (off_t)(x / VMS_PAGE_SIZE * sizeof entry));
+			/* Present and mapped once (PM_MMAP_EXCLUSIVE): a page of its
+			 * own, not the shared zero page a read maps. */
+			written = r != (long)sizeof entry ||
+				  ((entry >> 63) & 1 && (entry >> 56) & 1 && !((entry >> 61) & 1));
+		}
+	}
+	if (fd >= 0) {
+		vms_raw_close((int)fd);
+	}
+	return written;
 }
 
 size_t vms_present_pages(uintptr_t start, uintptr_t end)

@@ -61,7 +61,7 @@ uintptr_t vm_brk(uintptr_t want)
 		if (v != NULL) {
 			long before = vms_kmaps_boundaries(oldbrk, newbrk);
 			v->prot = PROT_READ | PROT_WRITE;
-			v->flags = VMS_VMA_ANON;
+			v->flags = VMS_VMA_ANON | VMS_VMA_ACCOUNT; /* as do_brk_flags */
 			vms_vma_insert(&vms_mm.vmas, v);
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(oldbrk, newbrk));
 			vms_vma_merge(&vms_mm.vmas, v);

@@ -15,6 +15,7 @@
  *      anonymous memory is zero-filled, file pages come from the page cache
  *      write-protected, so that their first write comes back here (7):
  *      shared pages become dirty, private ones are copied (COW)
+ *   9. a guard page (vm/guard.c)                -> MAPERR   (as Linux's guard markers)
  *
  * Zero-fill with fault-around: one trap claims every untouched page of an
  * aligned block around the address (CAS 0 -> BUSY on each PTE), makes each
@@ -535,6 +536,9 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 			/* Filled write-protected: the write itself is next. */
 			res = upgrade(vma, page, vms_pte_lookup(&vms_mm.ptes, page), access);
 		}
+	} else if (pte == VMS_PTE_GUARD) {
+		/* A guard page (vm/guard.c): SIGSEGV, SEGV_MAPERR, as on Linux. */
+		res = VMS_FAULT_MAPERR;
 	} else if (pte & VMS_PTE_SWAPPED) {
 		res = vms_swap_in(vma, page, pt, pte, access);
 	} else {

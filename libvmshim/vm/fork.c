@@ -159,6 +159,8 @@ void vms_fork_child(void)
 	}
 	/* Only this thread exists: the lock's holder is this thread. */
 	drop_dontfork_vmas();
+	vms_mlock_fork_child(); /* vm/range.c: locks are not inherited */
+	vms_guard_fork_child(); /* vm/guard.c: WIPEONFORK memory loses its guards */
 	memset(&vms_mm.lock, 0, sizeof vms_mm.lock);
 	vms_map_write_unlock(&fork_saved_mask);
 }

@@ -19,7 +19,9 @@
  *           (splitting it as Linux splits its own), so that fork
  *           (vm/fork.c), mremap and the kernel-mapping count know them.
  * Every other advice, and the three above on shared memory, is applied by
- * the kernel to the mapped pieces of the range.
+ * the kernel to the mapped pieces of the range.  Each piece goes through
+ * vm/guard.c first, which owns GUARD_INSTALL and GUARD_REMOVE and keeps
+ * guard pages through the others.
  *
  * Errors, in the kernel's order: EINVAL for an unknown advice (passed to
  * the kernel, which says so), an unaligned address or an overflowing
@@ -40,7 +42,8 @@
 static bool known_advice(int advice)
 {
 	return (advice >= MADV_NORMAL && advice <= MADV_DONTNEED) ||
-	       (advice >= MADV_FREE && advice <= 25 /* MADV_COLLAPSE */);
+	       (advice >= MADV_FREE && advice <= 25 /* MADV_COLLAPSE */) ||
+	       advice == VMS_MADV_GUARD_INSTALL || advice == VMS_MADV_GUARD_REMOVE;
 }
 
 /* Private pages of [s, e) back to plain reservation: they read zero next. */
@@ -216,7 +219,7 @@ int vm_madvise(void *addr, size_t len, int advice)
 			at = v->start;
 		}
 		uintptr_t e = v->end < end ? v->end : end;
-		err = advise_piece(v, at, e, advice);
+		err = vms_guard_advise(v, at, e, advice, advise_piece); /* vm/guard.c */
 		at = e;
 	}
 	vms_vmas_gauge_sync();

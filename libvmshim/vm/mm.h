@@ -160,6 +160,11 @@ int vms_arena_discard(uintptr_t start, uintptr_t end);
 void vms_arena_hugepages_off(void);
 /* Pages present in [start, end) (for resident accounting). */
 size_t vms_present_pages(uintptr_t start, uintptr_t end);
+/* Whether private anonymous memory in [start, end) holds a page the program
+ * wrote (so Linux gave its mapping an anon_vma): a dirty or COW PTE, or a
+ * present page the kernel maps as a page of its own rather than the zero
+ * page (/proc/self/pagemap).  Not for the fault path. */
+bool vms_anon_written(uintptr_t start, uintptr_t end);
 /* Present and dirty pages in [start, end). */
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
 /*
@@ -201,6 +206,27 @@ void vm_forget_locked(uintptr_t start, uintptr_t end);
 int vm_mprotect(void *addr, size_t len, int prot);
 /* vm/madvise.c */
 int vm_madvise(void *addr, size_t len, int advice);
+/* vm/guard.c: guard regions (MADV_GUARD_INSTALL/REMOVE, Linux 6.13+). */
+#define VMS_MADV_GUARD_INSTALL 102
+#define VMS_MADV_GUARD_REMOVE 103
+/* What vm/madvise.c does to one piece [s, e) of a VMA. */
+typedef int (*vms_advise_fn)(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice);
+/* Applies advice to the piece [s, e) of v through piece, as Linux does with
+ * guard pages in it: installs and removes guards, keeps them through
+ * DONTNEED/FREE, stops population at them.  0 or errno.  Map lock held
+ * for writing. */
+int vms_guard_advise(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice,
+		     vms_advise_fn piece);
+/* In a forked child: MADV_WIPEONFORK mappings lose their guards. */
+void vms_guard_fork_child(void);
+/* vm/stack.c: MAP_GROWSDOWN mappings in the arena. */
+/* After a fault at addr found no VMA: grows the growing-down foreign
+ * mapping just above addr as Linux would; true if the access should be
+ * retried.  Async-signal-safe; takes the map lock for writing. */
+bool vms_stack_grow(uintptr_t addr);
+/* Whether the kernel mapping starting at start is VM_GROWSDOWN
+ * (/proc/self/smaps).  Not for the fault handler. */
+bool vms_kernel_growsdown(uintptr_t start);
 /* vm/mremap.c */
 int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr, void **out);
 /* vm/brk.c: the emulated break; returns the new break, or the current one
@@ -217,10 +243,13 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock);
 int vm_mlockall(int flags);
 int vm_munlockall(void);
 /* Locks a new mapping [start, end) when MAP_LOCKED asks or MCL_FUTURE is
- * in force.  0 (a failed lock leaves it mapped and unlocked, as Linux
- * does once past its RLIMIT_MEMLOCK check), or ENOMEM for metadata.  Map
- * lock held for writing. */
+ * in force.  0 (locked, as on Linux, even when populating it fails), EAGAIN
+ * over RLIMIT_MEMLOCK (Linux's mmap checks it first: the caller unmaps),
+ * or ENOMEM for metadata.  Map lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
+/* In a forked child: memory locks and MCL_FUTURE are not inherited
+ * (fork(2)), so every VMA is recorded unlocked.  Called by vms_fork_child. */
+void vms_mlock_fork_child(void);
 
 /* vm/pin.c: see there. */
 /* Pins [addr, addr + len) against reclaim for one system call; returns

@@ -5,10 +5,12 @@
  * What is the shim's (mapping_kind): MAP_PRIVATE or MAP_SHARED (for files
  * also MAP_SHARED_VALIDATE) of anonymous memory, of /dev/zero (which is
  * anonymous memory) or of a regular file (memfd and tmpfs files included),
- * prot within PROT_READ|PROT_WRITE|PROT_EXEC, a page-aligned offset (0 for
- * anonymous memory), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
+ * any prot (only PROT_READ, PROT_WRITE and PROT_EXEC count: Linux ignores
+ * the other bits), a page-aligned offset (which
+ * anonymous memory ignores, as Linux does), and flags among FIXED, FIXED_NOREPLACE, NORESERVE,
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
- * once when the kernel allows the lock).  Everything else (devices, HUGETLB,
+ * once when the kernel allows the lock), DENYWRITE and EXECUTABLE (which
+ * Linux ignores).  Everything else (devices, HUGETLB,
  * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
  * through, so the kernel gives its own answer.
  *
@@ -58,23 +60,30 @@ __thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
 #define VMS_MMAP_OURS_FLAGS                                                                \
 	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |       \
 	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED |       \
-	 MAP_LOCKED)
+	 MAP_LOCKED | MAP_DENYWRITE | MAP_EXECUTABLE /* both ignored by Linux */)
 
 enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 
 /* Which kind of mapping the request is for the shim; *writable_fd says
  * whether a file's descriptor allows shared writes. */
-static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, off_t off,
+static enum mapping_kind mapping_kind(size_t len, int flags, int fd, off_t off,
 				      bool *writable_fd, struct stat *st)
 {
 	int type = flags & MAP_TYPE;
 	if (vms_mm.base == 0 || len == 0 || len > vms_mm.end - vms_mm.base ||
 	    (flags & ~(VMS_MMAP_OURS_FLAGS | MAP_SHARED_VALIDATE)) ||
-	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) || (off & ~(off_t)VMS_PAGE_MASK)) {
+	    (off & ~(off_t)VMS_PAGE_MASK)) {
 		return NOT_OURS;
 	}
 	if (flags & MAP_ANONYMOUS) {
-		return (type == MAP_SHARED || type == MAP_PRIVATE) && off == 0 ? ANON : NOT_OURS;
+		/* Linux ignores the offset of anonymous memory (pgoff is the
+		 * address for private memory, 0 for shared), once it is aligned
+		 * and pgoff + pages does not overflow (EOVERFLOW). */
+		uint64_t pgoff = (uint64_t)off >> VMS_PAGE_SHIFT;
+		return (type == MAP_SHARED || type == MAP_PRIVATE) && off >= 0 &&
+				       pgoff + vms_page_up(len) / VMS_PAGE_SIZE >= pgoff
+			       ? ANON
+			       : NOT_OURS;
 	}
 	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) {
 		return NOT_OURS;
@@ -91,6 +100,16 @@ static enum mapping_kind mapping_kind(size_t len, int prot, int flags, int fd, o
 	long fl = vms_raw_fcntl(fd, F_GETFL, 0);
 	*writable_fd = !vms_raw_failed(fl) && (fl & O_ACCMODE) == O_RDWR;
 	return FILE_MAP;
+}
+
+/* Whether a mapping ending at end would lie in the stack guard gap (256
+ * pages, Linux's default) below a MAP_GROWSDOWN mapping (vm/stack.c):
+ * Linux does not place a mapping there (vm_start_gap). */
+static bool below_stack(uintptr_t end)
+{
+	struct vms_vma *next = vms_vma_first_in(&vms_mm.vmas, end, vms_mm.end);
+	return next != NULL && (next->flags & VMS_VMA_GROWSDOWN) &&
+	       end + 256 * VMS_PAGE_SIZE > next->start;
 }
 
 /* Where the mapping goes: 0 and *at, VMS_PASSTHROUGH, or an errno.  Map lock held. */
@@ -113,7 +132,7 @@ static int place(uintptr_t hint, size_t len, int flags, uintptr_t *at)
 		if (w != VMS_INSIDE || h + len < h) {
 			return VMS_PASSTHROUGH;
 		}
-		if (vms_vma_range_free(&vms_mm.vmas, h, h + len)) {
+		if (vms_vma_range_free(&vms_mm.vmas, h, h + len) && !below_stack(h + len)) {
 			*at = h;
 			return 0;
 		}
@@ -183,7 +202,8 @@ static int mmap_foreign(uintptr_t at, size_t len, int prot, int flags, int fd, o
 	}
 	vm_forget_locked(at, at + len);
 	v->prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
-	v->flags = VMS_VMA_FOREIGN | ((flags & MAP_TYPE) == MAP_PRIVATE ? 0 : VMS_VMA_SHARED);
+	v->flags = VMS_VMA_FOREIGN | ((flags & MAP_TYPE) == MAP_PRIVATE ? 0 : VMS_VMA_SHARED) |
+		   ((flags & MAP_GROWSDOWN) ? VMS_VMA_GROWSDOWN : 0); /* vm/stack.c */
 	v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	v->caller = vms_mmap_caller;
 	vms_vma_insert(&vms_mm.vmas, v);
@@ -197,13 +217,18 @@ out:
 
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
+	/* x86 Linux's mmap ignores every protection bit but these three
+	 * (PROT_SEM, PROT_GROWSDOWN/UP, unknown bits: no error, no effect). */
+	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
 	bool writable_fd = false;
 	struct stat st;
-	enum mapping_kind kind = mapping_kind(len, prot, flags, fd, off, &writable_fd, &st);
+	enum mapping_kind kind = mapping_kind(len, flags, fd, off, &writable_fd, &st);
 	if (kind == ANON && !(flags & MAP_ANONYMOUS)) {
 		/* /dev/zero: private is anonymous memory, shared is shared memory. */
 		flags |= MAP_ANONYMOUS;
 		fd = -1;
+	}
+	if (kind == ANON) {
 		off = 0;
 	}
 	if (kind == NOT_OURS) {
@@ -249,7 +274,10 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	v->flags = (kind == FILE_MAP ? VMS_VMA_FILE : VMS_VMA_ANON) |
 		   (shared ? VMS_VMA_SHARED : 0) |
 		   ((flags & MAP_NORESERVE) ? VMS_VMA_NORESERVE : 0) |
-		   (kind == FILE_MAP && shared && !writable_fd ? VMS_VMA_NOWRITE : 0);
+		   (kind == FILE_MAP && shared && !writable_fd ? VMS_VMA_NOWRITE : 0) |
+		   /* accountable_mapping(): private, writable, not NORESERVE */
+		   (!shared && (prot & PROT_WRITE) && !(flags & MAP_NORESERVE) ? VMS_VMA_ACCOUNT
+									       : 0);
 	long before = vms_kmaps_boundaries(at, at + alen);
 	if (kind == FILE_MAP) {
 		err = map_file(v, prot, flags, fd, off);
@@ -269,9 +297,14 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	}
 	v->caller = vms_mmap_caller;
+	if ((flags & MAP_STACK) &&
+	    !vms_raw_failed(vms_raw_madvise((void *)at, alen, MADV_NOHUGEPAGE))) {
+		/* Linux (6.7+, with THP) maps MAP_STACK as VM_NOHUGEPAGE. */
+		v->flags |= VMS_VMA_NOHUGEPAGE;
+	}
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + alen));
-	v = vms_vma_merge(&vms_mm.vmas, v);
+	v = vms_vma_merge_new(&vms_mm.vmas, v);
 	if (flags & MAP_POPULATE) {
 		/* As the kernel: population failures do not fail mmap. */
 		vms_populate_locked(v, at, at + alen, (prot & PROT_WRITE) != 0);

@@ -8,7 +8,9 @@
  *
  * Errors, checked in the kernel's order (do_mprotect_pkey):
  *   EINVAL  both PROT_GROWSDOWN and PROT_GROWSUP; addr not page aligned;
- *           unknown prot bits; PROT_GROWSDOWN/UP (no arena VMA grows)
+ *           unknown prot bits; PROT_GROWSDOWN/UP on a mapping that does not
+ *           grow (only foreign MAP_GROWSDOWN mappings do: the kernel
+ *           applies it from their start, vm/stack.c)
  *   EACCES  PROT_WRITE on a shared mapping of a file opened read-only (the
  *           VMAs before it are changed, as on Linux); or from the kernel,
  *           for a foreign (pass-through) mapping
@@ -30,6 +32,17 @@
  * (file pages stay write-protected until written: vms_hw_prot). */
 static void change_prot(struct vms_vma *v, int prot)
 {
+	/* VM_ACCOUNT as mprotect_fixup keeps it: set when private memory
+	 * becomes writable, dropped when it stops being writable only for
+	 * anonymous memory without an anon_vma (no page written).  It
+	 * matters to which mappings merge. */
+	if ((prot & PROT_WRITE) && !(v->prot & PROT_WRITE) &&
+	    !(v->flags & (VMS_VMA_ACCOUNT | VMS_VMA_SHARED | VMS_VMA_NORESERVE))) {
+		v->flags |= VMS_VMA_ACCOUNT;
+	} else if (!(prot & PROT_WRITE) && (v->flags & VMS_VMA_ACCOUNT) &&
+		   !(v->flags & VMS_VMA_FILE) && !vms_anon_written(v->start, v->end)) {
+		v->flags &= ~VMS_VMA_ACCOUNT;
+	}
 	v->prot = prot;
 	vms_reprotect(v, v->start, v->end, NULL);
 }
@@ -60,9 +73,48 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	int err = 0;
 	vms_map_write_lock(&saved);
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	if ((grows & PROT_GROWSDOWN) && v != NULL && v->start < end &&
+	    (v->flags & (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) ==
+		    (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) {
+		/* A MAP_GROWSDOWN mapping the kernel serves (vm/stack.c): the
+		 * kernel changes it from its start on; the table follows.  The
+		 * kernel sees reservation where Linux has holes: it gets only
+		 * the run of foreign mappings, and a range going past it is
+		 * ENOMEM, after the change (as Linux at a hole). */
+		uintptr_t run_end = v->end;
+		for (struct vms_vma *n = vms_vma_next(v);
+		     n != NULL && n->start == run_end && (n->flags & VMS_VMA_FOREIGN);
+		     n = vms_vma_next(n)) {
+			run_end = n->end;
+		}
+		if (end > run_end) {
+			err = ENOMEM;
+			end = run_end;
+		}
+		/* Linux starts at the mapping's start (also from a hole below). */
+		uintptr_t lo = v->start;
+		long r = vms_raw_mprotect((void *)lo, end - lo, prot | grows);
+		if (vms_raw_failed(r)) {
+			err = (int)-r;
+			goto out;
+		}
+		long before = vms_kmaps_boundaries(lo, end);
+		if (vms_vma_clip(&vms_mm.vmas, lo, end) != 0) {
+			vms_fatal("no memory to record mprotect on [%p, %p)", (void *)lo,
+				  (void *)end);
+		}
+		for (v = vms_vma_first_in(&vms_mm.vmas, lo, end); v != NULL && v->start < end;
+		     v = vms_vma_next(v)) {
+			if (v->flags & VMS_VMA_FOREIGN) {
+				v->prot = prot;
+			}
+		}
+		vms_kmaps_adjust(before, vms_kmaps_boundaries(lo, end));
+		goto out;
+	}
 	if (grows & PROT_GROWSDOWN) {
-		/* As Linux: no VMA ahead is ENOMEM; one that does not grow (none
-		 * of the arena's does) is EINVAL, before any hole check. */
+		/* As Linux: no VMA ahead is ENOMEM; one that does not grow is
+		 * EINVAL, before any hole check. */
 		err = v == NULL || v->start >= end ? ENOMEM : EINVAL;
 		goto out;
 	}

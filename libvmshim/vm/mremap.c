@@ -1,31 +1,39 @@
 /*
- * vm/mremap.c - resizing and moving arena mappings.
+ * vm/mremap.c - resizing, moving and duplicating arena mappings.
  *
  * Contents move, bytes are never copied: a move hands each run of present
  * pages (equal kernel protection) to the kernel's mremap(MREMAP_FIXED),
- * which moves page-table entries, and moves the shim's PTEs with them; the
- * old range becomes reservation again.  A shared or file mapping is first made
+ * which moves page-table entries, and moves the shim's PTEs with them,
+ * every bit verbatim (swap slots and guard pages included); the old range
+ * becomes reservation again.  A shared or file mapping is first made
  * uniformly PROT_NONE in the kernel (its pages stay present for the shim,
  * which raises the protection again on the next touch) so that it moves,
- * and grows, as one kernel mapping with its shared memory object.
+ * and grows, with its memory object (move_object copes with the several
+ * kernel mappings such a range can still be).
  *
  *   shrink        the tail is unmapped (vm_unmap_locked)
  *   grow in place when the range ends its VMA and the space after it is free
  *   move          MREMAP_MAYMOVE when growing in place is impossible, or
  *                 MREMAP_FIXED; MREMAP_DONTUNMAP leaves the old range mapped
  *                 and empty: private memory reads zero, shared and file
- *                 memory read their object again
+ *                 memory read their object again; the old range is no
+ *                 longer locked
+ *   multi-VMA     MREMAP_FIXED with old_len == new_len moves every VMA of
+ *                 the range (holes allowed, not at its start), as Linux 6.17+
+ *   duplicate     old_len 0 on a shared mapping: a second mapping of its
+ *                 object (EINVAL for private mappings)
  *
  * Errors, in the kernel's order (check_mremap_params, then the VMA):
  *   EINVAL  unknown flags; old address unaligned; new size 0; FIXED
  *           without MAYMOVE; DONTUNMAP without MAYMOVE or with a size
  *           change; FIXED target unaligned or overlapping the old range;
- *           old size 0 (duplicating mappings is not supported in the arena)
- *           or a new size beyond the address space (TASK_SIZE)
- *   EFAULT  no mapping at the old address; or, except for a shrink or a
- *           same-size call (which unmap the tail and succeed), an old
- *           range that is not inside one mapping
- *   ENOMEM  cannot grow in place without MAYMOVE; no room in the arena
+ *           a new size beyond the address space (TASK_SIZE); old size 0
+ *           on a private mapping
+ *   EFAULT  no mapping at the old address; or, except for a shrink, a
+ *           same-size call or a FIXED move, an old range that is not
+ *           inside one mapping
+ *   ENOMEM  cannot grow in place without MAYMOVE (old size 0 included);
+ *           no room in the arena
  *
  * Not supported (returns ENOMEM where Linux might succeed): moving an
  * arena mapping to a MREMAP_FIXED target outside the arena, or growing
@@ -100,6 +108,94 @@ static void flatten(uintptr_t s, uintptr_t e)
 	}
 }
 
+/*
+ * Kernel-moves the object mapping [a, a + keep) to dst, grown to nlen
+ * (extra: MREMAP_DONTUNMAP or 0).  The range may hold several kernel
+ * mappings even after flatten: private file pages copied at different
+ * times carry anon_vmas the kernel will not merge.  The kernel moves
+ * several mappings at once only when the size does not change (Linux
+ * 6.17), so: one call if it can, else same-size moves of pieces (halved
+ * until each lies in one kernel mapping), then the last one grows in place.
+ */
+static void move_object(uintptr_t a, size_t keep, size_t nlen, uintptr_t dst, int extra)
+{
+	int fl = MREMAP_MAYMOVE | MREMAP_FIXED | extra;
+	long r = vms_raw_mremap((void *)a, keep, nlen, fl, (void *)dst);
+	if (!vms_raw_failed(r)) {
+		return;
+	}
+	for (uintptr_t x = a; x < a + keep;) {
+		size_t n = a + keep - x;
+		for (;;) {
+			r = vms_raw_mremap((void *)x, n, n, fl, (void *)(dst + (x - a)));
+			if (!vms_raw_failed(r)) {
+				break;
+			}
+			if (n == VMS_PAGE_SIZE) {
+				vms_fatal("mremap of a shared mapping failed at %p: errno %ld",
+					  (void *)x, -r);
+			}
+			n = vms_page_up(n / 2);
+		}
+		x += n;
+	}
+	if (nlen > keep) {
+		uintptr_t last = dst + keep - VMS_PAGE_SIZE;
+		vms_raw_munmap((void *)(dst + keep), nlen - keep);
+		r = vms_raw_mremap((void *)last, VMS_PAGE_SIZE, VMS_PAGE_SIZE + nlen - keep, 0, NULL);
+		if (vms_raw_failed(r)) {
+			vms_fatal("mremap: cannot grow the moved mapping at %p: errno %ld",
+				  (void *)last, -r);
+		}
+		vms_raw_mprotect((void *)(dst + keep), nlen - keep, PROT_NONE);
+	}
+}
+
+/*
+ * [s, e) of the locked VMA v is new to the kernel's view of it (moved
+ * there, or grown): Linux keeps such a range locked and, unless the lock
+ * is MLOCK_ONFAULT, populated.  Lock it in the kernel too; its population
+ * may fail (PROT_NONE, past the end of a file) after the lock is set, as
+ * natively.
+ */
+static void lock_moved(struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	if (!(v->flags & VMS_VMA_LOCKED)) {
+		return;
+	}
+	if (v->flags & VMS_VMA_LOCKONFAULT) {
+		vms_raw_mlock2((void *)s, e - s, 1 /* MLOCK_ONFAULT */);
+		return;
+	}
+	if (v->prot != PROT_NONE) {
+		vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
+		vms_reprotect(v, s, e, NULL); /* present pages a move left PROT_NONE */
+	}
+	vms_raw_mlock((void *)s, e - s);
+}
+
+/*
+ * [s, e) of v is a fresh kernel mapping now (reservation again under a
+ * VMA that stays): give it back the advice the kernel keeps per mapping
+ * and v carries (DONTFORK, WIPEONFORK...), which the fresh mapping lost.
+ */
+static void keep_kernel_advice(const struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	static const struct {
+		unsigned flag;
+		int advice;
+	} kept[] = {
+		{ VMS_VMA_DONTFORK, MADV_DONTFORK },	 { VMS_VMA_WIPEONFORK, MADV_WIPEONFORK },
+		{ VMS_VMA_DONTDUMP, MADV_DONTDUMP },	 { VMS_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
+		{ VMS_VMA_MERGEABLE, MADV_MERGEABLE },
+	};
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+		if (v->flags & kept[i].flag) {
+			vms_raw_madvise((void *)s, e - s, kept[i].advice);
+		}
+	}
+}
+
 /* Re-links v after its range changed, keeping the gauge of VMAs. */
 static void resize_vma(struct vms_vma *v, uintptr_t new_end)
 {
@@ -118,10 +214,16 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	long before = vms_kmaps_boundaries(a, new_end);
 	if (vms_vma_has_object(v)) {
 		/* The object (shared memory, file) must grow: let the kernel
-		 * extend its mapping into a hole punched in the reservation. */
-		flatten(a, old_end);
+		 * extend its mapping into a hole punched in the reservation.
+		 * Only the last kernel mapping of the range grows (there may
+		 * be several: see move_object); the new pages are untouched
+		 * for the shim, so PROT_NONE. */
 		vms_raw_munmap((void *)old_end, new_end - old_end);
-		long r = vms_raw_mremap((void *)a, olen, nlen, 0, NULL);
+		long r = vms_raw_mremap((void *)(old_end - VMS_PAGE_SIZE), VMS_PAGE_SIZE,
+					VMS_PAGE_SIZE + (new_end - old_end), 0, NULL);
+		if (!vms_raw_failed(r)) {
+			r = vms_raw_mprotect((void *)old_end, new_end - old_end, PROT_NONE);
+		}
 		if (vms_raw_failed(r)) {
 			vms_arena_reserve(old_end, new_end);
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
@@ -130,15 +232,21 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	}
 	resize_vma(v, new_end);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, new_end));
+	if (!vms_vma_has_object(v)) {
+		keep_kernel_advice(v, old_end, new_end); /* the tail was reservation */
+	}
+	lock_moved(v, old_end, new_end);
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;
 }
 
 static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintptr_t dst,
-		bool dontunmap)
+		bool dontunmap, uint64_t hard_id)
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	bool shared = vms_vma_has_object(v);
+	/* DONTUNMAP unlocks the whole old mapping, not just the range. */
+	uintptr_t whole_start = v->start, whole_end = v->end;
 	if (vms_vma_clip(set, a, a + olen) != 0) {
 		return ENOMEM;
 	}
@@ -155,18 +263,22 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	long before = vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen);
 	if (shared) {
 		flatten(a, a + keep);
-		long r = vms_raw_mremap((void *)a, keep, nlen,
-					MREMAP_MAYMOVE | MREMAP_FIXED |
-						(dontunmap ? MREMAP_DONTUNMAP : 0),
-					(void *)dst);
-		if (vms_raw_failed(r)) {
-			vms_fatal("mremap of a shared mapping failed: errno %ld", -r);
-		}
+		move_object(a, keep, nlen, dst, dontunmap ? MREMAP_DONTUNMAP : 0);
 		for (uintptr_t x = a; x < a + keep; x += VMS_PAGE_SIZE) {
 			vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
-			if (pt != NULL && vms_pte_load(pt) != 0) {
-				vms_pte_store(vms_pte_ensure(&vms_mm.ptes, dst + (x - a)),
-					      vms_pte_load(pt));
+			vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+			if (pte == 0) {
+				continue;
+			}
+			vms_pte_t *to = vms_pte_ensure(&vms_mm.ptes, dst + (x - a));
+			if (to == NULL) {
+				vms_fatal("mremap: no memory for the page table");
+			}
+			vms_pte_store(to, pte); /* every bit, verbatim */
+			if (dontunmap && pte == VMS_PTE_GUARD) {
+				/* The kernel moved the page tables: the old range
+				 * keeps its mapping but no guard. */
+				vms_pte_store(pt, 0);
 			}
 		}
 	} else {
@@ -177,6 +289,42 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->advice = v->advice;
 	q->object = v->object;
 	q->pgoff = v->pgoff;
+	q->dev = v->dev;
+	q->ino = v->ino;
+	/* A moved private mapping that has pages keeps its anon_vma and its
+	 * page offset (Linux's copy_vma): it merges with nothing at the
+	 * target, nor with a mapping later placed inside it, except its own
+	 * pieces.  Untouched, it takes the target's offset and merges (pages
+	 * only read are the zero page: no anon_vma either). */
+	q->apart = !shared && vms_anon_written(dst, dst + keep)
+			   ? (hard_id != 0 ? hard_id : VMS_APART_HARD | vms_mm.next_object_id++)
+			   : 0;
+	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
+		/* Linux clears VM_LOCKED on the whole mapping DONTUNMAP leaves
+		 * behind, unsplit and unmerged (the kernel-mapping count follows
+		 * below); the shim's kernel mapping there may be split by page
+		 * protections, so it is unlocked whole too.  (VM_ACCOUNT stays,
+		 * measured on 6.18.) */
+		long b = vms_kmaps_boundaries(whole_start, a) +
+			 vms_kmaps_boundaries(a + keep, whole_end);
+		uint64_t id = vms_mm.next_object_id++;
+		if (v->flags & VMS_VMA_LOCKED) {
+			/* Around the moved range, which a private move left a
+			 * hole for now (munlock stops at holes). */
+			vms_raw_munlock((void *)whole_start, a - whole_start);
+			vms_raw_munlock((void *)(a + keep), whole_end - (a + keep));
+			if (shared) {
+				vms_raw_munlock((void *)a, keep);
+			}
+		}
+		for (struct vms_vma *w = vms_vma_first_in(set, whole_start, whole_end);
+		     w != NULL && w->start < whole_end; w = vms_vma_next(w)) {
+			w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
+			w->apart = id;
+		}
+		vms_kmaps_adjust(b, vms_kmaps_boundaries(whole_start, a) +
+					    vms_kmaps_boundaries(a + keep, whole_end));
+	}
 	if (!(dontunmap && shared)) {
 		vms_pte_release_range(&vms_mm.ptes, a, a + keep);
 	}
@@ -186,14 +334,120 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 		vms_arena_reserve(a, a + keep);
 	} else if (!shared) {
 		vms_arena_reserve(a, a + keep); /* private: the old range reads zero */
+		keep_kernel_advice(v, a, a + keep);
 	}
 	/* A shared or file mapping left by DONTUNMAP keeps its kernel mapping,
 	 * emptied by the kernel: its pages, present for the shim with no
-	 * kernel protection, fault back in from their object. */
+	 * kernel protection, fault back in from their object.  The kernel
+	 * never split it: the pieces the clip made merge again. */
+	if (dontunmap) {
+		vms_vma_merge(set, vms_vma_find(set, a));
+	}
 	vms_vma_insert(set, q);
 	vms_kmaps_adjust(before,
 			 vms_kmaps_boundaries(a, a + keep) + vms_kmaps_boundaries(dst, dst + nlen));
+	lock_moved(q, dst, dst + nlen);
+	if (!shared) {
+		/* Only present runs moved with their kernel mapping: the rest
+		 * of the target is reservation without the kernel-kept advice. */
+		keep_kernel_advice(q, dst, dst + nlen);
+	}
+	if (q->apart != 0) {
+		vms_vma_merge(set, q); /* its own pieces only */
+	} else {
+		vms_vma_merge_new(set, q);
+	}
+	return 0;
+}
+
+static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, int flags,
+			  uintptr_t dst, void **out);
+
+/*
+ * old_len 0: a second mapping at dst (free reservation), nlen long, of the
+ * object of the shared mapping at a, from a's offset on (beyond the object's
+ * end, SIGBUS as natively).  Its pages start untouched.
+ */
+static int dup_shared(uintptr_t a, size_t nlen, uintptr_t dst)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	struct vms_vma *v = vms_vma_find(set, a);
+	struct vms_vma *q = vms_vma_new(set, dst, dst + nlen);
+	if (q == NULL) {
+		return ENOMEM;
+	}
+	long before = vms_kmaps_boundaries(dst, dst + nlen);
+	long r = vms_raw_mremap((void *)a, 0, nlen, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)dst);
+	if (vms_raw_failed(r)) {
+		vms_vma_free(set, q);
+		return (int)-r;
+	}
+	/* The kernel copied the protection a's page has now. */
+	r = vms_raw_mprotect((void *)dst, nlen, PROT_NONE);
+	if (vms_raw_failed(r)) {
+		vms_fatal("mremap: cannot protect the new mapping at %p: errno %ld", (void *)dst, -r);
+	}
+	q->prot = v->prot;
+	q->flags = v->flags;
+	q->advice = v->advice;
+	q->object = v->object;
+	q->pgoff = v->pgoff + (a - v->start) / VMS_PAGE_SIZE;
+	q->dev = v->dev;
+	q->ino = v->ino;
+	vms_vma_insert(set, q);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
 	vms_vma_merge(set, q);
+	return 0;
+}
+
+/*
+ * MREMAP_FIXED with old_len == new_len: Linux (6.17) moves every VMA of
+ * [a, a + len) to the same offset from dst, splitting the first and last;
+ * holes are allowed except at a (EFAULT), and the target is replaced only
+ * where a VMA lands: what lies at dst under a hole stays.  DONTUNMAP too.
+ */
+static int move_range(uintptr_t a, size_t len, uintptr_t dst, int flags, void **out)
+{
+	struct vms_vma_set *set = &vms_mm.vmas;
+	uintptr_t end = a + len;
+	struct vms_vma *v = vms_vma_find(set, a);
+	if (v == NULL || end < a) {
+		return EFAULT;
+	}
+	if (v->end >= end && (v->flags & VMS_VMA_FOREIGN)) {
+		return mremap_foreign(v, a, len, len, flags, dst, out);
+	}
+	if (vms_arena_where(dst, dst + len) != VMS_INSIDE) {
+		return ENOMEM;
+	}
+	/* The pieces moved by one call most likely split from one mapping:
+	 * one anon_vma, so they may merge again at the target. */
+	uint64_t hard_id = VMS_APART_HARD | vms_mm.next_object_id++;
+	for (uintptr_t at = a; at < end;) {
+		v = vms_vma_first_in(set, at, end);
+		if (v == NULL) {
+			break;
+		}
+		uintptr_t s = v->start > at ? v->start : at;
+		uintptr_t e = v->end < end ? v->end : end;
+		uintptr_t t = dst + (s - a);
+		int err;
+		if (v->flags & VMS_VMA_FOREIGN) {
+			void *ignored;
+			err = mremap_foreign(v, s, e - s, e - s, flags, t, &ignored);
+		} else {
+			err = vm_unmap_locked(t, t + (e - s));
+			if (err == 0) {
+				err = move(vms_vma_find(set, s), s, e - s, e - s, t,
+					   (flags & MREMAP_DONTUNMAP) != 0, hard_id);
+			}
+		}
+		if (err != 0) {
+			return err;
+		}
+		at = e;
+	}
+	*out = (void *)dst;
 	return 0;
 }
 
@@ -204,11 +458,28 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 			  uintptr_t dst, void **out)
 {
 	struct vms_vma copy = *v;
+	uintptr_t old_end = a + olen, new_end = a + nlen;
+	/* Growing in place: natively the space after it is free, in the
+	 * arena it is reservation; open a hole the kernel can grow into. */
+	bool hole = nlen > olen && olen != 0 && !(flags & MREMAP_FIXED) && old_end == v->end &&
+		    new_end > old_end && vms_arena_where(old_end, new_end) == VMS_INSIDE &&
+		    vms_vma_range_free(&vms_mm.vmas, old_end, new_end) &&
+		    !vms_raw_failed(vms_raw_munmap((void *)old_end, new_end - old_end));
 	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
+	if (hole && (vms_raw_failed(r) || (uintptr_t)r != a)) {
+		vms_arena_reserve(old_end, new_end);
+	}
 	if (vms_raw_failed(r)) {
 		return (int)-r;
 	}
 	uintptr_t res = (uintptr_t)r;
+	if (hole && res == a) {
+		long b = vms_kmaps_boundaries(a, new_end);
+		resize_vma(v, new_end);
+		vms_kmaps_adjust(b, vms_kmaps_boundaries(a, new_end));
+		*out = (void *)a;
+		return 0;
+	}
 	long before = vms_kmaps_boundaries(a, a + olen);
 	if (res == a && nlen < olen) {
 		vm_forget_locked(a + nlen, a + olen);
@@ -216,6 +487,17 @@ static int mremap_foreign(struct vms_vma *v, uintptr_t a, size_t olen, size_t nl
 	} else if (res != a && !(flags & MREMAP_DONTUNMAP)) {
 		vm_forget_locked(a, a + olen);
 		vms_arena_reserve(a, a + olen);
+	} else if (res != a) {
+		/* DONTUNMAP: the kernel cleared VM_LOCKED on the old mapping,
+		 * which stays apart from its neighbours. */
+		if (copy.flags & VMS_VMA_LOCKED) {
+			uint64_t id = vms_mm.next_object_id++;
+			for (struct vms_vma *w = vms_vma_first_in(&vms_mm.vmas, copy.start, copy.end);
+			     w != NULL && w->start < copy.end; w = vms_vma_next(w)) {
+				w->flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
+				w->apart = id;
+			}
+		}
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(a, a + olen));
 	if (res != a && vms_arena_where(res, res + nlen) == VMS_INSIDE) {
@@ -248,6 +530,8 @@ static int mremap_into_arena(uintptr_t a, size_t olen, size_t nlen, int flags, u
 		err = ENOMEM;
 		goto out;
 	}
+	/* A stack keeps growing down in the arena (vm/stack.c). */
+	bool growsdown = vms_kernel_growsdown(a);
 	long before = vms_kmaps_boundaries(dst, dst + nlen);
 	long r = vms_raw_mremap((void *)a, olen, nlen, flags, (void *)dst);
 	if (vms_raw_failed(r)) {
@@ -258,7 +542,7 @@ static int mremap_into_arena(uintptr_t a, size_t olen, size_t nlen, int flags, u
 	vm_forget_locked(dst, dst + nlen); /* the kernel replaced it */
 	/* Its protection is the kernel's business: calls on it go there. */
 	q->prot = PROT_READ | PROT_WRITE | PROT_EXEC;
-	q->flags = VMS_VMA_FOREIGN;
+	q->flags = VMS_VMA_FOREIGN | (growsdown ? VMS_VMA_GROWSDOWN : 0);
 	q->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	vms_vma_insert(&vms_mm.vmas, q);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
@@ -301,12 +585,14 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	if (nlen > VMS_TASK_SIZE) {
 		return EINVAL;
 	}
-	if (olen == 0) {
-		return EINVAL;
-	}
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	if (fixed && olen == nlen) {
+		/* A move: it may span several VMAs and holes (Linux 6.17). */
+		err = move_range(a, olen, dst, flags, out);
+		goto out;
+	}
 	if (!fixed && !(flags & MREMAP_DONTUNMAP) && nlen <= olen) {
 		/* Linux allows a shrink whatever the rest of the old range holds
 		 * (several mappings, holes): it needs a mapping at addr only,
@@ -319,16 +605,41 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		*out = (void *)a;
 		goto out;
 	}
+	/* A FIXED shrink needs only the part that moves inside one mapping:
+	 * the tail is unmapped, whatever it holds. */
+	size_t span = fixed && nlen < olen ? nlen : olen;
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, a);
-	if (v != NULL && a + olen > v->end) {
+	if (v != NULL && (v->flags & VMS_VMA_FOREIGN)) {
+		/* The kernel knows its own mapping's extent (the shim's record
+		 * of it may be split where the kernel's is not). */
+		err = mremap_foreign(v, a, olen, nlen, flags, dst, out);
+		goto out;
+	}
+	if (v != NULL && a + span > v->end) {
 		v = vms_vma_merge(&vms_mm.vmas, v); /* neighbours Linux would have merged */
 	}
-	if (v == NULL || a + olen > v->end || a + olen < a) {
+	if (v == NULL || a + span > v->end || a + olen < a) {
 		err = EFAULT;
 		goto out;
 	}
-	if (v->flags & VMS_VMA_FOREIGN) {
-		err = mremap_foreign(v, a, olen, nlen, flags, dst, out);
+	if (olen == 0) {
+		/* A second mapping of a shared one; private ones: EINVAL. */
+		if (!(v->flags & VMS_VMA_SHARED)) {
+			err = EINVAL;
+		} else if (!(flags & MREMAP_MAYMOVE)) {
+			err = ENOMEM; /* nothing to grow in place */
+		} else if (fixed) {
+			err = vms_arena_where(dst, dst + nlen) != VMS_INSIDE ? ENOMEM
+			      : vm_unmap_locked(dst, dst + nlen);
+			err = err != 0 ? err : dup_shared(a, nlen, dst);
+			*out = (void *)dst;
+		} else if (vms_vma_find_gap(&vms_mm.vmas, vms_mm.base, vms_mm.end, nlen,
+					    VMS_PAGE_SIZE, &dst) != 0) {
+			err = ENOMEM;
+		} else {
+			err = dup_shared(a, nlen, dst);
+			*out = (void *)dst;
+		}
 		goto out;
 	}
 	if (fixed) {
@@ -336,10 +647,15 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 			err = ENOMEM;
 			goto out;
 		}
+		/* Linux's order: the target goes, then the shrunk tail. */
 		err = vm_unmap_locked(dst, dst + nlen);
+		if (err == 0 && nlen < olen) {
+			err = vm_unmap_locked(a + nlen, a + olen);
+			olen = nlen;
+		}
 		if (err == 0) {
 			v = vms_vma_find(&vms_mm.vmas, a);
-			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+			err = move(v, a, olen, nlen, dst, flags & MREMAP_DONTUNMAP, 0);
 		}
 		*out = (void *)dst;
 		goto out;
@@ -356,7 +672,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		err = ENOMEM;
 		goto out;
 	}
-	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP);
+	err = move(vms_vma_find(&vms_mm.vmas, a), a, olen, nlen, dst, flags & MREMAP_DONTUNMAP, 0);
 	*out = (void *)dst;
 out:
 	vms_vmas_gauge_sync();

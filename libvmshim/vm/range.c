@@ -23,11 +23,27 @@
  *            files from the kernel's page cache.
  *   mlock*   EINVAL unknown mlock2 flags; ENOMEM a hole (the prefix is
  *            locked); the kernel's EPERM/ENOMEM/EAGAIN for limits
+ *
+ * The kernel's mlock sets VM_LOCKED on the whole range first and only then
+ * populates it: a population that fails (a PROT_NONE page, a file page
+ * past the end of the file, a guard page) makes mlock return ENOMEM (or
+ * EAGAIN) with the range locked all the same.  ENOMEM also means "over
+ * RLIMIT_MEMLOCK", which locks nothing.  The shim tells the two apart by the
+ * kernel's locked-memory count (VmLck) before and after, and records the
+ * lock exactly when the kernel has set it.  A new mapping under MAP_LOCKED
+ * or MCL_FUTURE is locked whatever its population does, unless over
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK (EAGAIN: Linux's mmap checks first).
+ * VMAs record VM_LOCKED and VM_LOCKONFAULT (MLOCK_ONFAULT, MCL_ONFAULT)
+ * exactly, since both split mappings.  A forked child inherits no lock and
+ * no MCL_FUTURE (vms_mlock_fork_child); fork leaves its unlocked mappings
+ * apart from their neighbours (the VMAs' apart identity).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "os/raw.h"
 #include "util/log.h"
@@ -100,6 +116,11 @@ int vm_msync(void *addr, size_t len, int flags)
 int vm_mincore(void *addr, size_t len, unsigned char *vec)
 {
 	uintptr_t start = (uintptr_t)addr;
+	/* The kernel writes the vector: make it present if it is arena
+	 * memory, whether the range is the shim's or passes through. */
+	if (!(start & ~VMS_PAGE_MASK) && vms_page_up(len) >= len) {
+		vms_prefault((uintptr_t)vec, vms_page_up(len) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
+	}
 	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
 		return VMS_PASSTHROUGH;
 	}
@@ -110,8 +131,6 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	if (end == start) {
 		return 0;
 	}
-	/* The kernel writes the vector: make it present if it is arena memory. */
-	vms_prefault((uintptr_t)vec, (end - start) / VMS_PAGE_SIZE, VMS_ACCESS_WRITE);
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	uintptr_t prefix = vms_mapped_prefix_end(start, end);
@@ -138,8 +157,150 @@ int vm_mincore(void *addr, size_t len, unsigned char *vec)
 	return prefix < end ? ENOMEM : 0;
 }
 
-/* Records the kernel's VM_LOCKED on the VMAs of [start, end). */
-static void set_locked(uintptr_t start, uintptr_t end, bool lock)
+/* A field of /proc/self/status ("VmLck", "CapEff") as a number in the
+ * given base (10 or 16); -1 when it cannot be read. */
+static long status_field(const char *name, unsigned base)
+{
+	char buf[4096];
+	long fd = vms_raw_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0);
+	if (vms_raw_failed(fd)) {
+		return -1;
+	}
+	size_t n = 0;
+	for (;;) {
+		long r = vms_raw_read((int)fd, buf + n, sizeof buf - 1 - n);
+		if (vms_raw_failed(r) || r == 0) {
+			break;
+		}
+		n += (size_t)r;
+		if (n == sizeof buf - 1) {
+			break;
+		}
+	}
+	vms_raw_close((int)fd);
+	buf[n] = '\0';
+	size_t k = 0;
+	while (name[k] != '\0') {
+		k++;
+	}
+	for (size_t i = 0; i + k < n; i++) {
+		if ((i != 0 && buf[i - 1] != '\n') || buf[i + k] != ':') {
+			continue;
+		}
+		size_t j = 0;
+		while (j < k && buf[i + j] == name[j]) {
+			j++;
+		}
+		if (j < k) {
+			continue;
+		}
+		long v = 0;
+		for (i += k + 1; buf[i] == ' ' || buf[i] == '\t'; i++) {
+		}
+		for (;; i++) {
+			char c = buf[i];
+			unsigned d = c >= '0' && c <= '9'		 ? (unsigned)(c - '0')
+				     : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+									   : base;
+			if (d >= base) {
+				break;
+			}
+			v = v * (long)base + (long)d;
+		}
+		return v;
+	}
+	return -1;
+}
+
+/* The kernel's count of locked memory (VmLck), in KiB; -1 if unknown. */
+static long kernel_locked_kib(void)
+{
+	return status_field("VmLck", 10);
+}
+
+/*
+ * Whether the kernel would let bytes more be locked for a new mapping
+ * (mlock_future_ok): always with CAP_IPC_LOCK, else within RLIMIT_MEMLOCK.
+ */
+static bool may_lock_more(size_t bytes)
+{
+	long caps = status_field("CapEff", 16);
+	if (caps >= 0 && (caps & (1L << 14 /* CAP_IPC_LOCK */))) {
+		return true;
+	}
+	struct rlimit rl;
+	long kib = kernel_locked_kib();
+	if (vms_raw_failed(vms_raw_getrlimit(RLIMIT_MEMLOCK, &rl)) || rl.rlim_cur == RLIM_INFINITY ||
+	    kib < 0) {
+		return true;
+	}
+	return (uint64_t)kib * 1024 + bytes <= rl.rlim_cur;
+}
+
+static vms_pte_t mark_written(vms_pte_t pte)
+{
+	return pte | VMS_PTE_DIRTY;
+}
+
+/*
+ * Makes [s, e) of v present as the kernel's mlock population does: a
+ * writable private mapping is populated for writing, so private file
+ * pages become private copies there and then (later writes to the file no
+ * longer show).  Pages the shim has present but with a lower kernel
+ * protection (a move flattens shared mappings) get it back, or the
+ * kernel's own population would fail on them.
+ */
+static void populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
+{
+	bool write = (v->prot & PROT_WRITE) != 0;
+	vms_populate_locked(v, s, e, write);
+	if (write && (v->flags & VMS_VMA_FILE) && !(v->flags & VMS_VMA_SHARED)) {
+		size_t n = vms_reprotect(v, s, e, mark_written);
+		for (size_t i = 0; i < n; i++) {
+			vms_count_fault(VMS_FAULT_cow);
+		}
+		vms_raw_madvise((void *)s, e - s, MADV_POPULATE_WRITE);
+	}
+	vms_reprotect(v, s, e, NULL);
+}
+
+/* Whether every VMA of [start, end) is recorded locked already. */
+static bool all_locked(uintptr_t start, uintptr_t end)
+{
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	     v != NULL && v->start < end; v = vms_vma_next(v)) {
+		if (!(v->flags & VMS_VMA_LOCKED)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * After a failed kernel mlock of [start, end): whether the kernel locked
+ * the range anyway (its population failed after VM_LOCKED was set, see
+ * above).  before is kernel_locked_kib() taken before the call.
+ */
+static bool locked_despite(long r, long before, uintptr_t start, uintptr_t end)
+{
+	if (r != -ENOMEM && r != -EAGAIN) {
+		return false;
+	}
+	if (all_locked(start, end)) {
+		/* Already locked, so not over the limit (the kernel counts
+		 * only new pages): the new flags (MLOCK_ONFAULT or not) were
+		 * set before the population failed. */
+		return true;
+	}
+	long after = kernel_locked_kib();
+	return before >= 0 && after > before;
+}
+
+#define LOCK_BITS (VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
+
+/* Records the kernel's VM_LOCKED and VM_LOCKONFAULT on the VMAs of
+ * [start, end): lock is 0 (unlocked), VMS_VMA_LOCKED, or both bits. */
+static void set_locked(uintptr_t start, uintptr_t end, unsigned lock)
 {
 	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
 		vms_fatal("no memory to record mlock on [%p, %p)", (void *)start, (void *)end);
@@ -147,7 +308,7 @@ static void set_locked(uintptr_t start, uintptr_t end, bool lock)
 	long before = vms_kmaps_boundaries(start, end);
 	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	     v != NULL && v->start < end; v = vms_vma_next(v)) {
-		v->flags = lock ? v->flags | VMS_VMA_LOCKED : v->flags & ~VMS_VMA_LOCKED;
+		v->flags = (v->flags & ~LOCK_BITS) | lock;
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
@@ -160,7 +321,9 @@ static void set_locked(uintptr_t start, uintptr_t end, bool lock)
 int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 {
 	uintptr_t start = (uintptr_t)addr;
-	if (vms_arena_where(start, start + vms_page_up(len)) != VMS_INSIDE) {
+	/* mlock rounds the address down: the range ends at the page end of
+	 * start + len (start + page_up(len) may pass the arena's end). */
+	if (vms_arena_where(vms_page_down(start), vms_page_up(start + len)) != VMS_INSIDE) {
 		return VMS_PASSTHROUGH;
 	}
 	if (flags & ~(unsigned)MLOCK_ONFAULT) {
@@ -185,15 +348,18 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 				uintptr_t s = v->start > start ? v->start : start;
 				uintptr_t e = v->end < prefix ? v->end : prefix;
 				if (v->prot != PROT_NONE && !(v->flags & VMS_VMA_FOREIGN)) {
-					vms_populate_locked(v, s, e, (v->prot & PROT_WRITE) != 0);
+					populate_for_lock(v, s, e);
 				}
 			}
 		}
+		long kib = lock && !(flags & MLOCK_ONFAULT) ? kernel_locked_kib() : -1;
 		r = !lock ? vms_raw_munlock((void *)start, prefix - start)
 		    : flags ? vms_raw_mlock2((void *)start, prefix - start, flags)
 			    : vms_raw_mlock((void *)start, prefix - start);
-		if (!vms_raw_failed(r)) {
-			set_locked(start, prefix, lock);
+		if (!vms_raw_failed(r) || (lock && locked_despite(r, kib, start, prefix))) {
+			set_locked(start, prefix,
+				   !lock ? 0
+				   : (flags & MLOCK_ONFAULT) ? LOCK_BITS : VMS_VMA_LOCKED);
 		}
 	}
 	vms_map_write_unlock(&saved);
@@ -236,10 +402,11 @@ int vm_mlockall(int flags)
 			 * exhaust memory, so only its present pages stay. */
 			if (!(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_NORESERVE)) &&
 			    v->prot != PROT_NONE && !(flags & MCL_ONFAULT)) {
-				vms_populate_locked(v, v->start, v->end, (v->prot & PROT_WRITE) != 0);
+				populate_for_lock(v, v->start, v->end);
 			}
 		}
-		set_locked(vms_mm.base, vms_mm.end, true);
+		set_locked(vms_mm.base, vms_mm.end,
+			   (flags & MCL_ONFAULT) ? LOCK_BITS : VMS_VMA_LOCKED);
 	}
 	vms_map_write_unlock(&saved);
 	return 0;
@@ -254,9 +421,24 @@ int vm_munlockall(void)
 	uint64_t saved;
 	vms_map_write_lock(&saved);
 	vms_mm.lock_future = 0;
-	set_locked(vms_mm.base, vms_mm.end, false);
+	set_locked(vms_mm.base, vms_mm.end, 0);
 	vms_map_write_unlock(&saved);
 	return 0;
+}
+
+void vms_mlock_fork_child(void)
+{
+	/* fork clears VM_LOCKED on each of the child's mappings without
+	 * merging them: each stays apart from its neighbours (an mremap
+	 * across them says EFAULT), which a fresh apart identity keeps so.
+	 * The kernel-mapping count is unchanged: the kernel's mappings are. */
+	vms_mm.lock_future = 0;
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+		if (v->flags & VMS_VMA_LOCKED) {
+			v->flags &= ~LOCK_BITS;
+			v->apart = vms_mm.next_object_id++;
+		}
+	}
 }
 
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
@@ -268,20 +450,26 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 		return ENOMEM;
 	}
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, start);
-	bool onfault = !map_locked && (vms_mm.lock_future & MCL_ONFAULT);
+	/* MCL_FUTURE|MCL_ONFAULT puts VM_LOCKONFAULT in every new mapping's
+	 * flags, MAP_LOCKED or not (mm->def_flags). */
+	bool onfault = (vms_mm.lock_future & MCL_ONFAULT) != 0;
 	if (!onfault && v->prot != PROT_NONE) {
-		vms_populate_locked(v, start, end, (v->prot & PROT_WRITE) != 0);
+		populate_for_lock(v, start, end);
 	}
+	long kib = onfault ? -1 : kernel_locked_kib();
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)
 			 : vms_raw_mlock((void *)start, end - start);
-	if (vms_raw_failed(r)) {
-		/* As Linux, a mapping stays mapped when locking it fails (the
-		 * kernel checks RLIMIT_MEMLOCK before mapping; the shim cannot
-		 * tell that failure from a failed population, so it maps). */
-		return 0;
+	if (vms_raw_failed(r) && !locked_despite(r, kib, start, end)) {
+		/* Linux checks RLIMIT_MEMLOCK before mapping (EAGAIN: the
+		 * caller unmaps); past that check a mapping is locked whatever
+		 * its population does (PROT_NONE, pages past the end of a file,
+		 * which fail the shim's mlock with ENOMEM). */
+		if ((r == -ENOMEM || r == -EAGAIN) && !may_lock_more(end - start)) {
+			return EAGAIN;
+		}
 	}
 	long before = vms_kmaps_boundaries(start, end);
-	v->flags |= VMS_VMA_LOCKED;
+	v->flags |= onfault ? LOCK_BITS : VMS_VMA_LOCKED;
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_vma_merge(&vms_mm.vmas, v);
 	return 0;

@@ -356,6 +356,7 @@ static void split_into(struct vms_vma_set *s, struct vms_vma *v, uintptr_t addr,
 	hi->dev = v->dev;
 	hi->ino = v->ino;
 	hi->caller = v->caller;
+	hi->apart = v->apart;
 	/* Kept consistent even for anonymous VMAs, where it means nothing. */
 	hi->pgoff = v->pgoff + (addr - v->start) / VMA_PAGE;
 	v->end = addr;
@@ -422,7 +423,7 @@ int vms_vma_clip(struct vms_vma_set *s, uintptr_t start, uintptr_t end)
 bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b)
 {
 	return a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
-	       a->advice == b->advice && a->object == b->object &&
+	       a->advice == b->advice && a->object == b->object && a->apart == b->apart &&
 	       (a->object == NULL || a->pgoff + (a->end - a->start) / VMA_PAGE == b->pgoff);
 }
 
@@ -449,6 +450,27 @@ struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v)
 		v = prev;
 	}
 	return v;
+}
+
+/* Gives n v's apart identity if that alone kept them from merging. */
+static void join_apart(struct vms_vma *n, const struct vms_vma *v, bool below)
+{
+	if (n == NULL || n->apart == v->apart || (n->apart & VMS_APART_HARD) ||
+	    (v->apart & VMS_APART_HARD)) {
+		return;
+	}
+	uint64_t was = n->apart;
+	n->apart = v->apart;
+	if (!(below ? vms_vma_compatible(n, v) : vms_vma_compatible(v, n))) {
+		n->apart = was;
+	}
+}
+
+struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v)
+{
+	join_apart(vms_vma_prev(v), v, true);
+	join_apart(vms_vma_next(v), v, false);
+	return vms_vma_merge(s, v);
 }
 
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end)

@@ -35,6 +35,12 @@ struct vms_vma {
 	uintptr_t caller;  /* (m) return address of the program's mmap that made it, for
 			    * the maps view (0: made by the shim, brk or the allocator;
 			    * after a merge, the lowest part's) */
+	uint64_t apart;    /* (m) 0, or the identity of a kernel mapping the kernel
+			    * keeps apart from its neighbours although their
+			    * attributes match (fork's unlocking, DONTUNMAP's;
+			    * with VMS_APART_HARD, a moved mapping's own anon_vma
+			    * and page offset): VMAs merge only when these are
+			    * equal */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;
@@ -50,7 +56,7 @@ struct vms_vma {
 #define VMS_VMA_NORESERVE   0x008u
 #define VMS_VMA_GROWSDOWN   0x010u
 #define VMS_VMA_LOCKED      0x020u  /* mlock */
-#define VMS_VMA_LOCKONFAULT 0x040u
+#define VMS_VMA_LOCKONFAULT 0x040u  /* with LOCKED: mlock2(MLOCK_ONFAULT), MCL_ONFAULT */
 #define VMS_VMA_DONTFORK    0x080u
 #define VMS_VMA_WIPEONFORK  0x100u
 #define VMS_VMA_DONTDUMP    0x200u
@@ -61,12 +67,18 @@ struct vms_vma {
 				      * carries it already: not a kernel split) */
 #define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
 				      * present (vm/pin.c) */
+#define VMS_VMA_ACCOUNT     0x10000u /* Linux's VM_ACCOUNT (private writable memory
+				       * is committed): it only keeps mappings apart,
+				       * as the kernel's merge rule does */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
 #define VMS_VMA_KERNEL_FLAGS                                                   \
 	(VMS_VMA_DONTFORK | VMS_VMA_WIPEONFORK | VMS_VMA_DONTDUMP |            \
-	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED)
+	 VMS_VMA_NOHUGEPAGE | VMS_VMA_MERGEABLE | VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)
+
+/* An apart identity no new neighbour overrides (vms_vma_merge_new). */
+#define VMS_APART_HARD (1ULL << 63)
 
 /* Access-pattern advice. */
 #define VMS_ADV_NORMAL     0u
@@ -119,6 +131,12 @@ bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b);
 /* Merges v with its neighbours where adjacent and compatible; returns the
  * VMA that now covers v's range (the others are freed). */
 struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v);
+
+/* The same for a VMA just created (mmap, the target of mremap): Linux tries
+ * to merge a new mapping with both neighbours, so a neighbour's apart
+ * identity (left by a flag change the kernel made without merging) gives
+ * way where it alone kept them apart. */
+struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v);
 
 /* True when no VMA intersects [start, end). */
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end);

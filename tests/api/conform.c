@@ -2599,6 +2599,513 @@ enum {
 	NOHANDLER = 2, /* (with FORK) keep the default signal actions */
 };
 
+/* ================================================================== */
+/* Corners found by the differential fuzzer (tests/fuzz/README.md).    */
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Linux >= 6.13: a guard page faults SEGV_MAPERR, survives DONTNEED and
+ * mprotect, stops MADV_POPULATE_WRITE (EFAULT) and system calls (EFAULT);
+ * the rest of private memory keeps its data; GUARD_REMOVE leaves a page
+ * that reads zero. */
+static void guard_private_install_remove(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	g_base = b;
+	fill(b, 0, 4 * P, 41);
+	R("install", madvise(b + P, P, MADV_GUARD_INSTALL));
+	probe_rd("rd_guard", b + P + 0x10);
+	probe_wr("wr_guard", b + P + 0x20, 1);
+	out("next=%s", content(b + 2 * P, 2 * P, P, 41));
+	R("dontneed", madvise(b, 4 * P, MADV_DONTNEED));
+	probe_rd("rd_after_dontneed", b + P);
+	R("mprotect", mprotect(b, 4 * P, PROT_READ));
+	probe_rd("rd_after_mprotect", b + P);
+	R("mprotect_rw", mprotect(b, 4 * P, RW));
+	R("populate", madvise(b, 4 * P, MADV_POPULATE_WRITE));
+	int pfd[2];
+	SETUP(pipe(pfd) == 0, "pipe");
+	SETUP(write(pfd[1], "abc", 3) == 3, "write");
+	R("read_into_guard", read(pfd[0], b + P, 3));
+	close(pfd[0]);
+	close(pfd[1]);
+	out("resident=%s", residency(b, 4));
+	R("remove", madvise(b, 4 * P, MADV_GUARD_REMOVE));
+	probe_rd("rd_removed", b + P);
+	probe_wr("wr_removed", b + P, 1);
+}
+
+/* Shared memory keeps its contents under a guard; the page comes back. */
+static void guard_shared_keeps_object(void)
+{
+	char *b = map_anon(2, RW, SHARED);
+	SETUP(b, "map");
+	g_base = b;
+	fill(b, 0, 2 * P, 42);
+	R("install", madvise(b, P, MADV_GUARD_INSTALL));
+	probe_rd("rd_guard", b);
+	R("remove", madvise(b, P, MADV_GUARD_REMOVE));
+	out("back=%s", content(b, 0, 2 * P, 42));
+}
+
+/* Locked memory refuses guards (EINVAL, GUARD_REMOVE is allowed); a hole
+ * in the range is ENOMEM; an unaligned address EINVAL. */
+static void guard_locked_EINVAL_hole_ENOMEM(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	R("mlock", mlock(b, P));
+	R("locked", madvise(b, 2 * P, MADV_GUARD_INSTALL));
+	R("remove_locked", madvise(b, 2 * P, MADV_GUARD_REMOVE));
+	R("munlock", munlock(b, P));
+	SETUP(munmap(b + 2 * P, P) == 0, "munmap");
+	R("hole", madvise(b, 4 * P, MADV_GUARD_INSTALL));
+	R("unaligned", madvise(b + 1, P, MADV_GUARD_INSTALL));
+	munmap(b, 4 * P);
+}
+
+/* Guards go with their pages: fork keeps them (not under WIPEONFORK),
+ * mremap moves them, munmap ends them. */
+static void guard_fork_mremap_munmap(void)
+{
+	char *b = map_anon(2, RW, PRIV);
+	char *w = map_anon(2, RW, PRIV);
+	char *f = free_range(4);
+	SETUP(b && w && f, "map");
+	g_base = b;
+	R("install", madvise(b, P, MADV_GUARD_INSTALL));
+	R("wipeonfork", madvise(w, 2 * P, MADV_WIPEONFORK));
+	R("install_wipe", madvise(w, P, MADV_GUARD_INSTALL));
+	pid_t pid = fork();
+	if (pid == 0) {
+		probe_rd("child_rd", b);
+		g_base = w;
+		probe_rd("child_wipe_rd", w);
+		exit(0);
+	}
+	SETUP(pid > 0, "fork");
+	out("child=%s", status_text(wait_for(pid)));
+	g_base = f;
+	char *p;
+	MR("moved", p, mremap(b, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	SETUP(p != MAP_FAILED, "mremap");
+	probe_rd("rd_moved", p);
+	R("munmap", munmap(p, P));
+	char *q = mmap(p, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(q != MAP_FAILED, "mmap");
+	probe_rd("rd_remapped", q);
+}
+
+/* Linux >= 6.17: MREMAP_FIXED of the same size moves every mapping of the
+ * range (holes allowed, not at its start); under a hole the target keeps
+ * what it had.  A size change over several mappings is EFAULT. */
+static void mremap_fixed_moves_several_mappings(void)
+{
+	char *s = map_anon(4, RW, PRIV);
+	char *t = map_anon(4, RW, PRIV);
+	char *g = free_range(5);
+	SETUP(s && t && g, "map");
+	g_base = g;
+	fill(s, 0, 4 * P, 43);
+	fill(t, 0, 4 * P, 44);
+	R("mprotect", mprotect(s + P, P, PROT_READ));
+	R("hole", munmap(s + 2 * P, P));
+	char *p;
+	MR("grow", p, mremap(s, 4 * P, 5 * P, MREMAP_MAYMOVE | MREMAP_FIXED, g));
+	g_base = t;
+	MR("r", p, mremap(s, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t));
+	out("t0=%s t1=%s t2=%s t3=%s", content(t, 0, 2 * P, 43), content(t + P, P, P, 43),
+	    content(t + 2 * P, 2 * P, P, 44), content(t + 3 * P, 3 * P, P, 43));
+	probe_wr("wr_t1", t + P, 1);
+	g_base = s;
+	probe_rd("rd_old", s);
+	SETUP(mmap(s + 3 * P, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED, "mmap");
+	g_base = t;
+	MR("from_hole", p, mremap(s + 2 * P, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t));
+}
+
+/* The same with MREMAP_DONTUNMAP: the old private pages read zero. */
+static void mremap_dontunmap_several_mappings(void)
+{
+	char *s = map_anon(3, RW, PRIV);
+	char *t = free_range(3);
+	SETUP(s && t, "map");
+	g_base = t;
+	fill(s, 0, 3 * P, 45);
+	R("mprotect", mprotect(s + P, P, PROT_READ));
+	char *p;
+	MR("r", p, mremap(s, 3 * P, 3 * P, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, t));
+	out("new=%s old=%s", content(t, 0, 3 * P, 45), content(s, 0, 3 * P, 0));
+	M("nofixed", p, mremap(s, 3 * P, 3 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+}
+
+/* A FIXED shrink needs only the part that moves in one mapping: the rest
+ * of the old range is unmapped, whatever it holds. */
+static void mremap_fixed_shrink_over_several(void)
+{
+	char *s = map_anon(4, RW, PRIV);
+	char *t = free_range(2);
+	SETUP(s && t, "map");
+	g_base = t;
+	fill(s, 0, 4 * P, 46);
+	R("mprotect", mprotect(s + 2 * P, P, PROT_READ));
+	char *p;
+	MR("r", p, mremap(s, 4 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t));
+	out("data=%s", content(t, 0, 2 * P, 46));
+	g_base = s;
+	probe_rd("rd_tail", s + 3 * P);
+}
+
+/* old_len 0: a second mapping of a shared mapping's object (past the
+ * object's end, SIGBUS); EINVAL for private ones, ENOMEM without MAYMOVE,
+ * EFAULT with nothing mapped. */
+static void mremap_old_len_zero_duplicates_shared(void)
+{
+	char *s = map_anon(2, RW, SHARED);
+	char *b = map_anon(1, RW, PRIV);
+	char *f = free_range(3);
+	SETUP(s && b && f, "map");
+	g_base = f;
+	fill(s, 0, 2 * P, 47);
+	char *p;
+	MR("r", p, mremap(s + P, 0, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	SETUP(p != MAP_FAILED, "mremap");
+	out("dup=%s", content(f, P, P, 47));
+	probe_wr("wr_dup", f, 9);
+	out("seen=%d", s[P] == 9);
+	probe_rd("rd_past_object", f + P);
+	M("unmapped", p, mremap(f + 2 * P, 0, P, MREMAP_MAYMOVE));
+	M("no_maymove", p, mremap(s, 0, P, 0));
+	M("private", p, mremap(b, 0, P, MREMAP_MAYMOVE));
+	M("maymove", p, mremap(s, 0, P, MREMAP_MAYMOVE));
+	SETUP(p != MAP_FAILED, "mremap");
+	out("second=%s", content(p, 0, P, 47));
+}
+
+/* A private file mapping whose pages were copied at different times grows
+ * and moves with its copies. */
+static void mremap_grow_private_file_after_copies(void)
+{
+	int fd = make_file(6 * P, 48);
+	SETUP(fd >= 0, "file");
+	char *m = mmap(NULL, 4 * P, RW, PRIV, fd, 0);
+	SETUP(m != MAP_FAILED, "mmap");
+	/* Page 3 first, then 0, 1, 2: under the shim the kernel's pieces
+	 * get copies (anon_vmas) apart and never merge again. */
+	m[3 * P] = 4;
+	m[0] = 1;
+	m[P] = 2;
+	m[2 * P] = 3;
+	char *p;
+	M("r", p, mremap(m, 4 * P, 6 * P, MREMAP_MAYMOVE));
+	SETUP(p != MAP_FAILED, "mremap");
+	out("copies=%d%d%d%d tail=%s", p[0], p[P], p[2 * P], p[3 * P],
+	    content(p + 4 * P, 4 * P, 2 * P, 48));
+	munmap(p, 6 * P);
+	close(fd);
+}
+
+/* mlock of PROT_NONE memory says ENOMEM and locks it all the same: then
+ * MADV_DONTNEED is EINVAL. */
+static void mlock_prot_none_ENOMEM_but_locked(void)
+{
+	char *b = map_anon(2, PROT_NONE, PRIV);
+	SETUP(b, "map");
+	R("mlock", mlock(b, 2 * P));
+	R("dontneed", madvise(b, P, MADV_DONTNEED));
+	R("munlock", munlock(b, 2 * P));
+	R("dontneed_unlocked", madvise(b, P, MADV_DONTNEED));
+	munmap(b, 2 * P);
+}
+
+/* The same for a shared file mapping past the end of its file: the locked
+ * part is a mapping of its own (an mremap across it is EFAULT) and grows
+ * and moves as one. */
+static void mlock_past_eof_ENOMEM_locks_part(void)
+{
+	int fd = make_file(2 * P, 49);
+	SETUP(fd >= 0, "file");
+	char *m = mmap(NULL, 6 * P, RW, SHARED, fd, 0);
+	SETUP(m != MAP_FAILED, "mmap");
+	R("mlock", mlock(m, 3 * P));
+	R("dontneed", madvise(m, P, MADV_DONTNEED));
+	char *p;
+	M("across", p, mremap(m, 6 * P, 40 * P, MREMAP_MAYMOVE));
+	M("grow", p, mremap(m, 3 * P, 40 * P, MREMAP_MAYMOVE));
+	SETUP(p != MAP_FAILED, "mremap");
+	out("data=%s", content(p, 0, 2 * P, 49));
+	munmap(p, 40 * P);
+	munmap(m, 6 * P);
+	close(fd);
+}
+
+/* A forked child inherits no lock, and fork leaves the unlocked mappings
+ * apart: mremap across them is EFAULT in the child. */
+static void mlock_not_inherited_by_fork(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	R("mlock", mlock(b + P, P));
+	pid_t pid = fork();
+	if (pid == 0) {
+		R("child_dontneed", madvise(b + P, P, MADV_DONTNEED));
+		char *p;
+		M("child_mremap", p, mremap(b, 4 * P, 8 * P, MREMAP_MAYMOVE));
+		exit(0);
+	}
+	SETUP(pid > 0, "fork");
+	out("child=%s", status_text(wait_for(pid)));
+	R("parent_dontneed", madvise(b + P, P, MADV_DONTNEED));
+}
+
+/* MREMAP_DONTUNMAP unlocks the whole old mapping; DONTNEED_LOCKED keeps
+ * the lock (MADV_COLD is still EINVAL on locked memory). */
+static void mlock_dontunmap_and_dontneed_locked(void)
+{
+	char *b = map_anon(4, RW, SHARED);
+	char *c = map_anon(2, RW, PRIV);
+	SETUP(b && c, "map");
+	R("mlock", mlock(b, 4 * P));
+	char *p;
+	M("dontunmap", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	R("invalidate_old", msync(b, 4 * P, MS_INVALIDATE));
+	R("mlock_c", mlock(c, 2 * P));
+	R("dontneed_locked", madvise(c, 2 * P, MADV_DONTNEED_LOCKED));
+	R("cold", madvise(c, 2 * P, MADV_COLD));
+	R("invalidate_c", msync(c, 2 * P, MS_INVALIDATE));
+}
+
+/* MAP_STACK maps as VM_NOHUGEPAGE (Linux >= 6.7 with THP): it does not
+ * merge with a plain neighbour, so mremap across both is EFAULT. */
+static void mmap_stack_apart_from_neighbour(void)
+{
+	char *f = free_range(4);
+	SETUP(f, "range");
+	char *a = mmap(f, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | MAP_STACK, -1, 0);
+	char *b = mmap(f + 2 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(a != MAP_FAILED && b != MAP_FAILED, "map");
+	char *p;
+	M("r", p, mremap(f, 4 * P, 8 * P, MREMAP_MAYMOVE));
+	munmap(f, 4 * P);
+}
+
+/* A MAP_GROWSDOWN mapping grows down on access below it, as a stack,
+ * unless an accessible mapping lies within the stack guard gap (256 pages)
+ * below the access.  (The mapping below is PROT_NONE first, so placement
+ * around the range does not matter.) */
+static void mmap_growsdown_grows_on_access(void)
+{
+	char *f = free_range(8);
+	SETUP(f, "range");
+	g_base = f;
+	char *low = mmap(f, P, PROT_NONE, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *g = mmap(f + 6 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, -1, 0);
+	SETUP(low != MAP_FAILED && g != MAP_FAILED, "mmap");
+	probe_wr("wr_below", f + 3 * P, 1);
+	probe_rd("rd_between", f + 4 * P);
+	R("mprotect_low", mprotect(low, P, PROT_READ));
+	probe_rd("rd_near_accessible", f + 2 * P);
+	R("munmap", munmap(f, 8 * P));
+}
+
+/* mincore on memory the shim does not serve, its vector in fresh arena
+ * memory: the vector is written as natively. */
+static void mincore_vector_in_fresh_memory(void)
+{
+	char *v = map_anon(1, RW, SHARED);
+	char *m = mmap(NULL, 2 * P, RW, PRIV | MAP_ANONYMOUS | UNKNOWN_MAP_FLAG, -1, 0);
+	SETUP(v && m != MAP_FAILED, "map");
+	R("r", mincore(m, 2 * P, (unsigned char *)v + 100));
+}
+
+/* mlock2 of an unaligned range locks its pages (msync MS_INVALIDATE then
+ * says EBUSY). */
+static void mlock2_unaligned_onfault_locks(void)
+{
+	char *b = map_anon(2, RW, PRIV | MAP_POPULATE);
+	SETUP(b, "map");
+	R("mlock2", mlock2(b + P + 2751, 1345, MLOCK_ONFAULT));
+	R("invalidate", msync(b, 2 * P, MS_INVALIDATE));
+	munmap(b, 2 * P);
+}
+
+/* Linux ignores the offset of anonymous mappings: such a mapping grows in
+ * place like any other. */
+static void mmap_anon_offset_ignored(void)
+{
+	char *f = free_range(4);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("r", p, mmap(f, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 5 * (off_t)P));
+	MR("grow", p, mremap(f, P, 3 * P, 0));
+	munmap(f, 4 * P);
+}
+
+/* VM_ACCOUNT keeps private writable memory apart from a read-only
+ * neighbour once both are touched, whatever their later protection. */
+static void mprotect_account_keeps_apart(void)
+{
+	char *m = map_anon(8, PROT_READ | PROT_EXEC, PRIV);
+	SETUP(m, "map");
+	char *n = mmap(m + 4 * P, 3 * P, RW | PROT_EXEC, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(n != MAP_FAILED, "mmap");
+	volatile char sink = m[0];
+	(void)sink;
+	n[0] = 1;
+	R("mprotect", mprotect(m, 8 * P, PROT_NONE));
+	char *p;
+	M("across", p, mremap(m + 6 * P, 2 * P, 4 * P, MREMAP_MAYMOVE));
+	munmap(m, 8 * P);
+}
+
+/* A mapping the kernel serves (an unknown flag) grows in place into free
+ * space. */
+static void mremap_foreign_grows_in_place(void)
+{
+	char *f = free_range(6);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("r", p, mmap(f, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | UNKNOWN_MAP_FLAG, -1, 0));
+	R("munmap", munmap(f + 2 * P, 2 * P));
+	MR("grow", p, mremap(f, 2 * P, 5 * P, 0));
+	munmap(f, 6 * P);
+}
+
+/* Under MCL_FUTURE|MCL_ONFAULT a MAP_LOCKED mapping locks on fault: a
+ * later mlock2(MLOCK_ONFAULT) changes nothing, a plain mlock splits it. */
+static void mlockall_onfault_map_locked(void)
+{
+	R("mlockall", mlockall(MCL_FUTURE | MCL_ONFAULT));
+	char *b = mmap(NULL, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	SETUP(b != MAP_FAILED, "mmap");
+	char *f = free_range(2);
+	SETUP(f, "range");
+	g_base = f;
+	out("resident=%s", residency(b, 4));
+	R("onfault", mlock2(b + P, P, MLOCK_ONFAULT));
+	char *p;
+	MR("shrink_onfault", p, mremap(b, 4 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	R("munlockall", munlockall());
+	char *c = map_anon(4, RW, PRIV);
+	SETUP(c, "map");
+	R("mlock_onfault", mlock2(c, 4 * P, MLOCK_ONFAULT));
+	R("mlock", mlock(c + P, P));
+	MR("shrink_split", p, mremap(c, 4 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f));
+	R("munlock", munlock(c, 4 * P));
+}
+
+/* The range MREMAP_DONTUNMAP leaves behind keeps MADV_WIPEONFORK: a
+ * child reads it as zero. */
+static void mremap_dontunmap_keeps_wipeonfork(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	g_base = b;
+	R("wipeonfork", madvise(b, 4 * P, MADV_WIPEONFORK));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	b[P] = 5;
+	pid_t pid = fork();
+	if (pid == 0) {
+		probe_rd("child_rd", b + P);
+		exit(0);
+	}
+	SETUP(pid > 0, "fork");
+	out("child=%s parent=%d", status_text(wait_for(pid)), b[P]);
+}
+
+/* DONTUNMAP of a mapping the kernel serves unlocks what it leaves. */
+static void mremap_dontunmap_foreign_unlocks(void)
+{
+	char *f = free_range(4);
+	SETUP(f, "range");
+	char *b = mmap(f, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | UNKNOWN_MAP_FLAG, -1, 0);
+	SETUP(b != MAP_FAILED, "mmap");
+	R("mlock", mlock(b, 4 * P));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	R("invalidate_old", msync(b, 4 * P, MS_INVALIDATE));
+	R("invalidate_new", msync(p, P, MS_INVALIDATE));
+	munmap(b, 4 * P);
+	munmap(p, P);
+}
+
+/* Bits Linux's mmap ignores (unknown protection bits, MAP_DENYWRITE,
+ * MAP_EXECUTABLE) leave an ordinary mapping: it merges with a plain
+ * neighbour, so mremap across both works. */
+static void mmap_ignored_bits_ordinary(void)
+{
+	char *f = free_range(6);
+	SETUP(f, "range");
+	g_base = f;
+	char *p;
+	MR("plain", p, mmap(f, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MR("odd_prot", p, mmap(f + 2 * P, P, RW | 0x40000000, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MR("denywrite", p,
+	   mmap(f + 3 * P, P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | MAP_DENYWRITE | MAP_EXECUTABLE,
+		-1, 0));
+	M("across", p, mremap(f, 4 * P, 8 * P, MREMAP_MAYMOVE));
+	munmap(p, 8 * P);
+	munmap(f, 6 * P);
+}
+
+/* A mapping moved with its pages keeps its anon_vma and page offset
+ * (copy_vma): it never merges with its new neighbour; moved untouched, it
+ * does. */
+static void mremap_moved_pages_stay_apart(void)
+{
+	char *f = free_range(8);
+	char *g = free_range(12);
+	SETUP(f && g, "range");
+	/* Apart from each other and from anything else: nothing merges. */
+	char *a = mmap(g + 2 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *b = mmap(g + 8 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	SETUP(a != MAP_FAILED && b != MAP_FAILED, "map");
+	g_base = f;
+	char *p;
+	MR("neighbour", p, mmap(f, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	a[0] = 1;
+	MR("touched", p, mremap(a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f + 2 * P));
+	M("across_touched", p, mremap(f + P, 2 * P, 3 * P, MREMAP_MAYMOVE));
+	MR("untouched", p, mremap(b, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, f + 6 * P));
+	MR("neighbour2", p, mmap(f + 4 * P, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	M("across_untouched", p, mremap(f + 5 * P, 2 * P, 3 * P, MREMAP_MAYMOVE));
+	munmap(f, 8 * P);
+	munmap(g, 12 * P);
+	if (p != MAP_FAILED) {
+		munmap(p, 3 * P);
+	}
+}
+
+/* MREMAP_DONTUNMAP of the middle of a locked private mapping unlocks all
+ * of what stays, on both sides of the moved range. */
+static void mremap_dontunmap_unlocks_private(void)
+{
+	char *b = map_anon(4, RW, PRIV);
+	SETUP(b, "map");
+	fill(b, 0, 4 * P, 50);
+	R("mlock", mlock(b, 4 * P));
+	char *p;
+	M("r", p, mremap(b + P, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+	R("cold_head", madvise(b, P, MADV_COLD));
+	R("cold_tail", madvise(b + 2 * P, 2 * P, MADV_COLD));
+	R("cold_new", madvise(p, P, MADV_COLD));
+	munmap(b, 4 * P);
+	munmap(p, P);
+}
+
 struct check {
 	const char *name;
 	void (*fn)(void);
@@ -2911,6 +3418,74 @@ static const struct check checks[] = {
 	C("kernel.pread_into_private_file_mapping", kernel_pread_into_private_file_mapping, 0,
 	  "map=ok pread=4096 map=pat file=unchanged"),
 	C("kernel.read_into_malloc", kernel_read_into_malloc, 0, "pread=100000 data=pat"),
+	/* corners found by the differential fuzzer */
+	C("guard.private_install_remove", guard_private_install_remove, FORK,
+	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x1010 "
+	  "wr_guard=SIGSEGV/SEGV_MAPERR@+0x1020 next=pat dontneed=0 "
+	  "rd_after_dontneed=SIGSEGV/SEGV_MAPERR@+0x1000 mprotect=0 "
+	  "rd_after_mprotect=SIGSEGV/SEGV_MAPERR@+0x1000 mprotect_rw=0 "
+	  "populate=-1/EFAULT read_into_guard=-1/EFAULT resident=1000 remove=0 "
+	  "rd_removed=0x00 wr_removed=ok"),
+	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
+	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
+	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
+	  "mlock=0 locked=-1/EINVAL remove_locked=0 munlock=0 hole=-1/ENOMEM "
+	  "unaligned=-1/EINVAL"),
+	C("guard.fork_mremap_munmap", guard_fork_mremap_munmap, FORK,
+	  "install=0 wipeonfork=0 install_wipe=0 "
+	  "child_rd=SIGSEGV/SEGV_MAPERR@+0x0 child_wipe_rd=0x00 child=exited:0 "
+	  "moved=+0x0 rd_moved=SIGSEGV/SEGV_MAPERR@+0x0 munmap=0 rd_remapped=0x00"),
+	C("mremap.fixed_moves_several_mappings", mremap_fixed_moves_several_mappings, FORK,
+	  "mprotect=0 hole=0 grow=MAP_FAILED/EFAULT r=+0x0 t0=pat t1=pat t2=pat "
+	  "t3=pat wr_t1=SIGSEGV/SEGV_ACCERR@+0x1000 "
+	  "rd_old=SIGSEGV/SEGV_MAPERR@+0x0 from_hole=MAP_FAILED/EFAULT"),
+	C("mremap.dontunmap_several_mappings", mremap_dontunmap_several_mappings, FORK,
+	  "mprotect=0 r=+0x0 new=pat old=zero nofixed=MAP_FAILED/EFAULT"),
+	C("mremap.fixed_shrink_over_several", mremap_fixed_shrink_over_several, FORK,
+	  "mprotect=0 r=+0x0 data=pat rd_tail=SIGSEGV/SEGV_MAPERR@+0x3000"),
+	C("mremap.old_len_zero_duplicates_shared", mremap_old_len_zero_duplicates_shared, FORK,
+	  "r=+0x0 dup=pat wr_dup=ok seen=1 "
+	  "rd_past_object=SIGBUS/BUS_ADRERR@+0x1000 unmapped=MAP_FAILED/EFAULT "
+	  "no_maymove=MAP_FAILED/ENOMEM private=MAP_FAILED/EINVAL maymove=ok "
+	  "second=pat"),
+	C("mremap.grow_private_file_after_copies", mremap_grow_private_file_after_copies, 0,
+	  "r=ok copies=1234 tail=pat"),
+	C("mlock.prot_none_ENOMEM_but_locked", mlock_prot_none_ENOMEM_but_locked, 0,
+	  "mlock=-1/ENOMEM dontneed=-1/EINVAL munlock=0 dontneed_unlocked=0"),
+	C("mlock.past_eof_ENOMEM_locks_part", mlock_past_eof_ENOMEM_locks_part, 0,
+	  "mlock=-1/ENOMEM dontneed=-1/EINVAL across=MAP_FAILED/EFAULT grow=ok "
+	  "data=pat"),
+	C("mlock.not_inherited_by_fork", mlock_not_inherited_by_fork, FORK,
+	  "mlock=0 child_dontneed=0 child_mremap=MAP_FAILED/EFAULT "
+	  "child=exited:0 parent_dontneed=-1/EINVAL"),
+	C("mlock.dontunmap_and_dontneed_locked", mlock_dontunmap_and_dontneed_locked, FORK,
+	  "mlock=0 dontunmap=ok invalidate_old=0 mlock_c=0 dontneed_locked=0 "
+	  "cold=-1/EINVAL invalidate_c=-1/EBUSY"),
+	C("mmap.stack_apart_from_neighbour", mmap_stack_apart_from_neighbour, 0, "r=MAP_FAILED/EFAULT"),
+	C("mmap.growsdown_grows_on_access", mmap_growsdown_grows_on_access, FORK,
+	  "wr_below=ok rd_between=0x00 mprotect_low=0 "
+	  "rd_near_accessible=SIGSEGV/SEGV_MAPERR@+0x2000 munmap=0"),
+	C("mincore.vector_in_fresh_memory", mincore_vector_in_fresh_memory, 0, "r=0"),
+	C("mlock2.unaligned_onfault_locks", mlock2_unaligned_onfault_locks, 0,
+	  "mlock2=0 invalidate=-1/EBUSY"),
+	C("mmap.anon_offset_ignored", mmap_anon_offset_ignored, 0, "r=+0x0 grow=+0x0"),
+	C("mprotect.account_keeps_apart", mprotect_account_keeps_apart, 0,
+	  "mprotect=0 across=MAP_FAILED/EFAULT"),
+	C("mremap.foreign_grows_in_place", mremap_foreign_grows_in_place, 0, "r=+0x0 munmap=0 grow=+0x0"),
+	C("mlockall.onfault_map_locked", mlockall_onfault_map_locked, FORK,
+	  "mlockall=0 resident=0000 onfault=0 shrink_onfault=+0x0 munlockall=0 "
+	  "mlock_onfault=0 mlock=0 shrink_split=MAP_FAILED/EFAULT munlock=0"),
+	C("mremap.dontunmap_keeps_wipeonfork", mremap_dontunmap_keeps_wipeonfork, FORK,
+	  "wipeonfork=0 r=ok child_rd=0x00 child=exited:0 parent=5"),
+	C("mremap.dontunmap_foreign_unlocks", mremap_dontunmap_foreign_unlocks, 0,
+	  "mlock=0 r=ok invalidate_old=0 invalidate_new=-1/EBUSY"),
+	C("mmap.ignored_bits_ordinary", mmap_ignored_bits_ordinary, 0,
+	  "plain=+0x0 odd_prot=+0x2000 denywrite=+0x3000 across=ok"),
+	C("mremap.moved_pages_stay_apart", mremap_moved_pages_stay_apart, 0,
+	  "neighbour=+0x0 touched=+0x2000 across_touched=MAP_FAILED/EFAULT "
+	  "untouched=+0x6000 neighbour2=+0x4000 across_untouched=ok"),
+	C("mremap.dontunmap_unlocks_private", mremap_dontunmap_unlocks_private, 0,
+	  "mlock=0 r=ok cold_head=0 cold_tail=0 cold_new=-1/EINVAL"),
 };
 
 #define NCHECKS (sizeof checks / sizeof checks[0])
