@@ -236,7 +236,7 @@ static void swap_in(struct vms_bench_state *st, enum pattern pat)
 	uint32_t *order = pat == RAND ? vms_permutation(pages, 7) : NULL;
 	uint64_t *base = vms_map_anon(len);
 	volatile const char *c = (const char *)base;
-	char why[200];
+	char why[320];
 	unsigned sum = 0;
 	int failed = 0;
 
@@ -281,7 +281,7 @@ static void bm_swap_out(struct vms_bench_state *st)
 	size_t ps = vms_page_size();
 	size_t pages = len / ps;
 	uint64_t *base = vms_map_anon(len);
-	char why[200];
+	char why[320];
 	int failed = 0;
 
 	fill(base, pages, ps);
