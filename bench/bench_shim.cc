@@ -64,7 +64,7 @@ void help()
 		"  --quick    smaller sizes (what scripts/compare --quick uses)\n"
 		"  --limit=SIZE  the memory limit the out-of-core kernels (ooc/*)\n"
 		"             size their working sets by (default: VMSHIM_MEM_LIMIT,\n"
-		"             else 64M with --quick, 256M without)\n"
+		"             else 32M with --quick, 256M without)\n"
 		"Every benchmark reports a counter ns_per_<unit>: the cost of\n"
 		"one page, op or call.  Run it natively, or with LD_PRELOAD of\n"
 		"libvmshim or jemalloc; scripts/compare does all of that.\n\n");

@@ -233,5 +233,5 @@ size_t vms_bench_limit(void)
 		return env;
 	if (vms_bench_smoke())
 		return 4 * VMS_MIB;
-	return (vms_bench_quick() ? 64 : 256) * VMS_MIB;
+	return (vms_bench_quick() ? 32 : 256) * VMS_MIB;
 }
