@@ -114,12 +114,15 @@ def _throughput(path, configs, summary, order, units, disk):
         return ("throughput-vs-working-set plot skipped: no out-of-core benchmarks "
                 "(argument ws_limit_x:N) in this run")
     page = os.sysconf("SC_PAGESIZE")
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    styles = ["-", "--", ":", "-."]
+    rank = {"seq": 0, "rand": 1, "zipf": 2}
+    bases = sorted(series, key=lambda b: (rank.get(b.rsplit("_", 1)[-1], 9), b))
+    fig, axes = plt.subplots(1, len(bases), figsize=(4.2 * len(bases) + 1, 5), sharey=True,
+                             squeeze=False)
     colors = {c.id: "C%d" % i for i, c in enumerate(ran)}
-    allx = set()
-    for si, (base, points) in enumerate(sorted(series.items())):
-        points.sort()
+    handles = {}
+    for ax, base in zip(axes[0], bases):
+        points = sorted(series[base])
+        allx = sorted({x for x, _ in points})
         for c in ran:
             xs, ys = [], []
             for x, n in points:
@@ -128,25 +131,29 @@ def _throughput(path, configs, summary, order, units, disk):
                     xs.append(x)
                     ys.append(page / ns * 1e3)  # bytes per ns * 1e3 = MB/s
             if xs:
-                allx.update(xs)
-                ax.plot(xs, ys, marker="o", linestyle=styles[si % len(styles)],
-                        color=colors[c.id], label="%s, %s" % (base.split("/")[-1], c.label))
-    if disk and disk.get("seq_read_MBps"):
-        ax.axhline(disk["seq_read_MBps"], color="black", linewidth=0.8,
-                   label="disk, O_DIRECT sequential read")
-    if disk and disk.get("rand_read_4k_us"):
-        ax.axhline(4096 / disk["rand_read_4k_us"], color="gray", linewidth=0.8, linestyle="--",
-                   label="disk, random 4 KiB reads, QD 1")
-    ax.set_yscale("log")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(allx))
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%gx" % v))
-    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_xlabel("working set / memory limit")
-    ax.set_ylabel("MB/s (median, log scale; higher is better)")
-    ax.set_title("Throughput against working set / limit")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+                (h,) = ax.plot(xs, ys, marker="o", color=colors[c.id], label=c.label)
+                handles[c.label] = h
+        if disk and disk.get("seq_read_MBps"):
+            handles["disk: O_DIRECT sequential read"] = ax.axhline(
+                disk["seq_read_MBps"], color="black", linewidth=1, linestyle="-.",
+                label="disk: O_DIRECT sequential read")
+        if disk and disk.get("rand_read_4k_us"):
+            handles["disk: random 4 KiB reads, queue depth 1"] = ax.axhline(
+                4096 / disk["rand_read_4k_us"], color="gray", linewidth=1, linestyle=":",
+                label="disk: random 4 KiB reads, queue depth 1")
+        ax.set_yscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(allx)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%gx" % v))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_xlabel("working set / memory limit")
+        ax.set_title(base, fontsize=10)
+        ax.grid(True, which="major", axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("MB/s (median, log scale; higher is better)")
+    fig.suptitle("Out-of-core scans: throughput against working set / limit")
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center",
+               ncol=min(4, len(handles)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.1 + 0.04 * ((len(handles) - 1) // 4), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
