@@ -89,6 +89,8 @@ struct vms_bench *vms_bench_args2(struct vms_bench *b, int64_t a0, int64_t a1)
 
 struct vms_bench *vms_bench_range(struct vms_bench *b, int64_t lo, int64_t hi, int mult)
 {
+	if (lo < 1)
+		lo = 1;
 	for (int64_t x = lo; x <= hi; x *= mult > 1 ? mult : 2)
 		add_args(b, 1, x, 0);
 	return b;
