@@ -303,10 +303,12 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
 		vms_count_add(&vms_stats.swap_clusters_out, 1);
 		vms_count_add(&vms_stats.swap_out_pages, got);
 		vms_count_evict(VMS_EVICT_anon, got);
+		vms_trace_event(VMS_TRACE_SWAP_OUT, vs[idx[k]].addr, (uint32_t)got);
 		for (size_t s = 0; s < got; s++, k++) {
 			struct victim *v = &vs[idx[k]];
 			v->now = vms_pte_with_slot(VMS_PTE_SWAPPED | (v->old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						   first + s);
+			vms_trace_event(VMS_TRACE_EVICT_ANON, v->addr, 1);
 		}
 	}
 	return ok;
@@ -329,21 +331,25 @@ static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_f
 			if (v->flags & VMS_VMA_FILE) {
 				bool dirty = (old & VMS_PTE_DIRTY) != 0;
 				vms_count_evict(dirty ? VMS_EVICT_file_dirty : VMS_EVICT_file_clean, 1);
+				vms_trace_event(dirty ? VMS_TRACE_EVICT_FILE_DIRTY : VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 				if (dirty) {
 					vms_gauge_add(&vms_stats.file_dirty, -1);
 					vms_count_add(&vms_stats.written_back_pages, 1);
 				}
 			} else {
 				vms_count_evict(VMS_EVICT_shared, 1);
+				vms_trace_event(VMS_TRACE_EVICT_SHARED, vs[i].addr, 1);
 			}
 		} else if ((old & VMS_PTE_FILE) && !(old & VMS_PTE_DIRTY)) {
 			vs[i].now = 0;
 			vms_count_evict(VMS_EVICT_file_clean, 1);
+			vms_trace_event(VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 		} else if (old & VMS_PTE_SWAPCACHE) {
 			vs[i].now = vms_pte_with_slot(VMS_PTE_SWAPPED |
 							      (old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						      vms_pte_slot(old));
 			vms_count_evict(VMS_EVICT_swapcache, 1);
+			vms_trace_event(VMS_TRACE_EVICT_SWAPCACHE, vs[i].addr, 1);
 		} else if (*swap_failed) {
 			gone[i] = false;
 		} else {
@@ -402,6 +408,7 @@ static void deactivate(uintptr_t start, vms_pte_t *pt, size_t npages, const bool
 						      (keep_busy ? VMS_PTE_BUSY : 0));
 		}
 		vms_count_evict(VMS_EVICT_deactivated, j - i);
+		vms_trace_event(VMS_TRACE_DEACTIVATE, a, (uint32_t)(j - i));
 		i = j;
 	}
 }
@@ -446,8 +453,12 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 		}
 		return 0;
 	}
+	/* Only deactivation changes protection (eviction keeps PROT_NONE). */
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	deactivate(start, pt, npages, deact, old, force);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_kmaps_unlock();
 	size_t freed = 0;
 	struct victim vs[CLUSTER];
 	size_t n = 0;
@@ -466,7 +477,6 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 			n = 0;
 		}
 	}
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return freed;
 }
 
@@ -522,23 +532,33 @@ void vms_mem_charge(size_t n)
 	if (n == 0) {
 		return;
 	}
-	uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
-	int64_t after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-	if (limit != 0 && after > (int64_t)limit) {
+	struct vms_gauge *g = &vms_stats.resident_pages;
+	for (unsigned tries = 0;; tries++) {
+		uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
+		int64_t now = __atomic_load_n(&g->now, __ATOMIC_RELAXED);
+		int64_t after = now + (int64_t)n;
+		if (limit == 0 || after <= (int64_t)limit || tries >= 4) {
+			if (!__atomic_compare_exchange_n(&g->now, &now, after, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED)) {
+				continue; /* another thread charged: look again */
+			}
+			vms_gauge_add(g, 0); /* the peak follows */
+			if (limit != 0 && after > (int64_t)limit) {
+				uint64_t over = (uint64_t)after - limit;
+				vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
+				say_once(&said_overshoot,
+					 "resident memory is above the memory limit: nothing more can "
+					 "be evicted now (pages over the limit)",
+					 (long)over);
+			}
+			return;
+		}
 		uint64_t batch = limit / 32 > 32 ? limit / 32 : 32;
 		uint64_t low = limit > batch ? limit - batch : 0;
-		reclaim((size_t)((uint64_t)after - low));
-		after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-		if (after > (int64_t)limit) {
-			uint64_t over = (uint64_t)after - limit;
-			vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
-			say_once(&said_overshoot,
-				 "resident memory is above the memory limit: nothing more can be "
-				 "evicted now (pages over the limit)",
-				 (long)over);
+		if (reclaim((size_t)((uint64_t)after - low)) == 0 && tries >= 1) {
+			tries = 3; /* nothing evictable: one last look, then overshoot */
 		}
 	}
-	vms_gauge_add(&vms_stats.resident_pages, (int64_t)n);
 }
 
 void vms_mem_uncharge(size_t n)
@@ -620,6 +640,7 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	}
 	mem_copy(page, in_buffers[b], n * VMS_PAGE_SIZE, true);
 	in_buffer_put(b);
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE);
 	bool writing = access == VMS_ACCESS_WRITE ||
 		       (access == VMS_ACCESS_UNKNOWN && (v->prot & PROT_WRITE));
@@ -645,7 +666,9 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	}
 	vms_pte_store(pt, first | (vms_pte_t)hw);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE));
+	vms_kmaps_unlock();
 	vms_count_fault(VMS_FAULT_swap_in);
+	vms_trace_event(VMS_TRACE_SWAP_IN, page, (uint32_t)n);
 	vms_count_add(&vms_stats.swap_in_pages, n);
 	vms_count_add(&vms_stats.swap_clusters_in, 1);
 	vms_count_add(&vms_stats.swap_readahead_pages, n - 1);
@@ -685,9 +708,11 @@ int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 						   vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY);
 					old[i] = pte;
 				}
+				vms_kmaps_lock();
 				long before = vms_kmaps_boundaries(x, stop);
 				deactivate(x, pt, npages, deact, old, false);
 				vms_kmaps_adjust(before, vms_kmaps_boundaries(x, stop));
+				vms_kmaps_unlock();
 			} else {
 				scan_chunk(v, x, stop, pt, true, &looked, &swap_failed);
 			}
