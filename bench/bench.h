@@ -121,12 +121,28 @@ void vms_bench_report_per(struct vms_bench_state *st, const char *unit,
 
 /* 1 when the binary runs with --quick: kernels choose smaller sizes. */
 int vms_bench_quick(void);
+/*
+ * 1 under bench/vmshim-bench-smoke (make check): each kernel runs one
+ * iteration, and the out-of-core and swap kernels use tiny sizes.
+ */
+int vms_bench_smoke(void);
+/*
+ * The memory limit the out-of-core kernels size their working sets by, in
+ * bytes: the binary's --limit=SIZE, else VMSHIM_MEM_LIMIT, else 64 MiB
+ * (--quick) or 256 MiB (4 MiB under the smoke test).
+ */
+size_t vms_bench_limit(void);
+/* Parses "256M", "1G", "65536" (K, M, G, T suffixes); 0 when malformed. */
+size_t vms_parse_size(const char *text);
+/* Sets what vms_bench_limit() returns (the binary's --limit flag). */
+void vms_bench_set_limit(size_t bytes);
 
 /* Kernel modules; bench_shim.cc calls each once at start. */
 void vms_bench_register_fault(void);   /* bench_fault.c */
 void vms_bench_register_vmcall(void);  /* bench_vmcall.c */
 void vms_bench_register_fork(void);    /* bench_fork.c */
 void vms_bench_register_malloc(void);  /* bench_malloc.c */
+void vms_bench_register_ooc(void);     /* bench_ooc.c */
 
 /* ---- helpers (bench_util.c) ---- */
 
@@ -142,6 +158,13 @@ void vms_unmap(void *p, size_t len);
 void vms_touch_pages(void *p, size_t len);
 /* Aborts with a message naming what failed and errno. */
 void vms_die(const char *what) __attribute__((noreturn));
+/*
+ * An unlinked temporary file of len bytes of non-zero data, under
+ * $TMPDIR or /tmp, in the page cache; returns its descriptor.
+ */
+int vms_temp_file(size_t len);
+/* Pages of [p, p + len) that mincore() reports resident. */
+size_t vms_resident_pages(void *p, size_t len);
 
 /* Keeps the compiler from dropping a value or the memory behind it. */
 static inline void vms_escape(const void *p)

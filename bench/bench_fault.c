@@ -9,6 +9,10 @@
  *                        then one write per page
  *   fault/file_read      one read per page of a MAP_PRIVATE mapping of a
  *                        temporary file already in the page cache
+ *   fault/file_read_cold the same with the file dropped from the page cache
+ *                        (fsync, then POSIX_FADV_DONTNEED) before each
+ *                        pass: every fault waits for the disk (and its
+ *                        read-ahead); the file lives in $TMPDIR or /tmp
  *
  * The mapping (and the file) is created and unmapped outside the timed
  * region; only the touching (and the madvise) is timed.  Sizes are in MiB
@@ -16,6 +20,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,36 +125,43 @@ static void bm_dontneed_retouch(struct vms_bench_state *st)
 	vms_bench_report_per(st, "page", vms_bench_iterations(st) * (int64_t)(len / ps));
 }
 
-/* An unlinked temporary file of len bytes (non-zero data), in the page cache. */
-static int temp_file(size_t len)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	char buf[65536];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/vmshim-bench.XXXXXX",
-		 dir != NULL && dir[0] != '\0' ? dir : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		vms_die("mkstemp");
-	unlink(path);
-	memset(buf, 0x5a, sizeof(buf));
-	for (size_t done = 0; done < len; done += sizeof(buf)) {
-		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-			vms_die("write");
-	}
-	return fd;
-}
-
 static void bm_file_read(struct vms_bench_state *st)
 {
 	size_t len = (size_t)vms_bench_range_arg(st, 0) * VMS_MIB;
 	size_t ps = vms_page_size();
-	int fd = temp_file(len);
+	int fd = vms_temp_file(len);
 	unsigned sum = 0;
 
 	while (vms_bench_keep_running(st)) {
+		volatile char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			vms_die("mmap file");
+		double t0 = vms_now();
+		for (size_t off = 0; off < len; off += ps)
+			sum += (unsigned char)p[off];
+		vms_bench_set_iteration_time(st, vms_now() - t0);
+		vms_unmap((void *)p, len);
+	}
+	close(fd);
+	vms_escape(&sum);
+	vms_bench_report_per(st, "page", vms_bench_iterations(st) * (int64_t)(len / ps));
+}
+
+static void bm_file_read_cold(struct vms_bench_state *st)
+{
+	size_t len = (size_t)vms_bench_range_arg(st, 0) * VMS_MIB;
+	size_t ps = vms_page_size();
+	int fd = vms_temp_file(len);
+	unsigned sum = 0;
+
+	if (fsync(fd) != 0)
+		vms_die("fsync");
+	while (vms_bench_keep_running(st)) {
+		int err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (err != 0) {
+			errno = err;
+			vms_die("posix_fadvise(POSIX_FADV_DONTNEED)");
+		}
 		volatile char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED)
 			vms_die("mmap file");
@@ -187,4 +199,5 @@ void vms_bench_register_fault(void)
 	vms_bench_arg_name(b, "MiB,threads");
 	add("fault/dontneed_retouch", bm_dontneed_retouch, mib / 4);
 	add("fault/file_read", bm_file_read, mib);
+	add("fault/file_read_cold", bm_file_read_cold, mib);
 }

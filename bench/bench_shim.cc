@@ -62,6 +62,9 @@ void help()
 	std::printf(
 		"vmshim-bench: libvmshim's microbenchmarks (google-benchmark).\n"
 		"  --quick    smaller sizes (what scripts/compare --quick uses)\n"
+		"  --limit=SIZE  the memory limit the out-of-core kernels (ooc/*)\n"
+		"             size their working sets by (default: VMSHIM_MEM_LIMIT,\n"
+		"             else 32M with --quick, 256M without)\n"
 		"Every benchmark reports a counter ns_per_<unit>: the cost of\n"
 		"one page, op or call.  Run it natively, or with LD_PRELOAD of\n"
 		"libvmshim or jemalloc; scripts/compare does all of that.\n\n");
@@ -230,6 +233,11 @@ int vms_bench_quick(void)
 	return quick_mode;
 }
 
+int vms_bench_smoke(void)
+{
+	return 0;
+}
+
 } // extern "C"
 
 int main(int argc, char **argv)
@@ -238,6 +246,15 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (std::strcmp(argv[i], "--quick") == 0) {
 			quick_mode = true;
+		} else if (std::strncmp(argv[i], "--limit=", 8) == 0) {
+			size_t n = vms_parse_size(argv[i] + 8);
+			if (n < vms_page_size()) {
+				std::fprintf(stderr, "vmshim-bench: --limit=%s: expected a size "
+					     "like 256M or 1G (K, M, G, T suffixes)\n",
+					     argv[i] + 8);
+				return 2;
+			}
+			vms_bench_set_limit(n);
 		} else if (std::strcmp(argv[i], "--help") == 0 ||
 			   std::strcmp(argv[i], "-h") == 0) {
 			help();
@@ -253,12 +270,14 @@ int main(int argc, char **argv)
 	vms_bench_register_vmcall();
 	vms_bench_register_fork();
 	vms_bench_register_malloc();
+	vms_bench_register_ooc();
 
 	benchmark::Initialize(&argc, argv, help);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 2;
 
 	benchmark::AddCustomContext("vms_quick", quick_mode ? "1" : "0");
+	benchmark::AddCustomContext("vms_limit", std::to_string(vms_bench_limit()));
 	const char *preload = std::getenv("LD_PRELOAD");
 	benchmark::AddCustomContext("ld_preload", preload ? preload : "");
 	for (char **e = environ; *e != nullptr; e++) {

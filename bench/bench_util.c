@@ -147,3 +147,91 @@ void vms_team_stop(struct vms_team *t)
 	pthread_barrier_destroy(&t->done);
 	free(t);
 }
+
+int vms_temp_file(size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	char buf[65536];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vmshim-bench.XXXXXX",
+		 dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		vms_die("mkstemp");
+	unlink(path);
+	memset(buf, 0x5a, sizeof(buf));
+	for (size_t done = 0; done < len; done += sizeof(buf)) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		if (write(fd, buf, n) != (ssize_t)n)
+			vms_die("write");
+	}
+	return fd;
+}
+
+size_t vms_resident_pages(void *p, size_t len)
+{
+	size_t ps = vms_page_size();
+	size_t pages = (len + ps - 1) / ps;
+	unsigned char vec[4096];
+	size_t resident = 0;
+
+	for (size_t i = 0; i < pages; i += sizeof(vec)) {
+		size_t n = pages - i < sizeof(vec) ? pages - i : sizeof(vec);
+		if (mincore((char *)p + i * ps, n * ps, vec) != 0)
+			vms_die("mincore");
+		for (size_t j = 0; j < n; j++)
+			resident += vec[j] & 1;
+	}
+	return resident;
+}
+
+size_t vms_parse_size(const char *text)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 0;
+
+	if (text == NULL || text[0] < '0' || text[0] > '9')
+		return 0;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno != 0)
+		return 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift != 0 && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift != 0 && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end != '\0' || n > (~0ULL >> shift))
+		return 0;
+	return (size_t)(n << shift);
+}
+
+static size_t limit_flag;
+
+void vms_bench_set_limit(size_t bytes)
+{
+	limit_flag = bytes;
+}
+
+size_t vms_bench_limit(void)
+{
+	size_t env;
+
+	if (limit_flag != 0)
+		return limit_flag;
+	env = vms_parse_size(getenv("VMSHIM_MEM_LIMIT"));
+	if (env != 0)
+		return env;
+	if (vms_bench_smoke())
+		return 4 * VMS_MIB;
+	return (vms_bench_quick() ? 32 : 256) * VMS_MIB;
+}

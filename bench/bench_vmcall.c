@@ -14,10 +14,20 @@
  *                        move (ns per call); KiB:4 and KiB:1024 is the old
  *                        size; the 1 MiB case runs a fixed 40 iterations
  *                        (10 with --quick)
+ *   vmcall/madvise_dontneed, _free, _cold, _willneed
+ *                        one madvise of a resident, dirty mapping of
+ *                        pages:N pages (re-touched outside the timed
+ *                        region before each call; ns per call); a fixed
+ *                        count of 4000 / N calls (20000 / N without
+ *                        --quick)
  */
 #include "config.h"
 
 #include <sys/mman.h>
+
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
 
 #include "bench.h"
 
@@ -82,6 +92,58 @@ static void bm_mremap_grow(struct vms_bench_state *st)
 	vms_bench_report_per(st, "call", vms_bench_iterations(st) * REMAPS);
 }
 
+static void madvise_latency(struct vms_bench_state *st, int advice)
+{
+	size_t ps = vms_page_size();
+	size_t len = (size_t)vms_bench_range_arg(st, 0) * ps;
+	char *p = vms_map_anon(len);
+
+	while (vms_bench_keep_running(st)) {
+		vms_touch_pages(p, len);
+		double t0 = vms_now();
+		if (madvise(p, len, advice) != 0)
+			vms_die("madvise");
+		vms_bench_set_iteration_time(st, vms_now() - t0);
+	}
+	vms_unmap(p, len);
+	vms_bench_report_per(st, "call", vms_bench_iterations(st));
+}
+
+static void bm_madvise_dontneed(struct vms_bench_state *st)
+{
+	madvise_latency(st, MADV_DONTNEED);
+}
+
+static void bm_madvise_free(struct vms_bench_state *st)
+{
+	madvise_latency(st, MADV_FREE);
+}
+
+static void bm_madvise_cold(struct vms_bench_state *st)
+{
+	madvise_latency(st, MADV_COLD);
+}
+
+static void bm_madvise_willneed(struct vms_bench_state *st)
+{
+	madvise_latency(st, MADV_WILLNEED);
+}
+
+static void add_madvise(const char *name, vms_bench_fn *fn)
+{
+	static const int64_t pages[] = { 1, 64 };
+
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		struct vms_bench *b = vms_bench_register(name, fn);
+		vms_bench_manual_time(b);
+		vms_bench_arg(b, pages[i]);
+		vms_bench_arg_name(b, "pages");
+		/* Only the call is timed, the re-touch is not: a minimum
+		 * time would run the untimed part for many times longer. */
+		vms_bench_fixed_iterations(b, (vms_bench_quick() ? 4000 : 20000) / pages[i]);
+	}
+}
+
 void vms_bench_register_vmcall(void)
 {
 	struct vms_bench *b;
@@ -109,4 +171,9 @@ void vms_bench_register_vmcall(void)
 	vms_bench_arg(b, 1024);
 	vms_bench_arg_name(b, "KiB");
 	vms_bench_fixed_iterations(b, vms_bench_quick() ? 10 : 40);
+
+	add_madvise("vmcall/madvise_dontneed", bm_madvise_dontneed);
+	add_madvise("vmcall/madvise_free", bm_madvise_free);
+	add_madvise("vmcall/madvise_cold", bm_madvise_cold);
+	add_madvise("vmcall/madvise_willneed", bm_madvise_willneed);
 }

@@ -5,13 +5,16 @@
 # is missing; scripts/compare then notes the plots as skipped.
 #
 #   cost_per_page.png      ns per page of every page-unit benchmark (the
-#                          fault mechanisms), one bar per configuration,
-#                          whiskers from the fastest to the slowest run
+#                          fault mechanisms) but the out-of-core scans, one
+#                          bar per configuration, whiskers from the fastest
+#                          to the slowest run, log scale
 #   ratio_vs_native.png    every benchmark's ratio to native, log scale
 #   throughput_vs_limit.png  MB/s against working set / limit, for
 #                          benchmarks with an argument ws_limit_x:N (the
-#                          out-of-core scans); skipped with a note when
-#                          the run has none
+#                          out-of-core scans), log scale, with the disk's
+#                          own sequential and random 4 KiB read bandwidth
+#                          (scripts/disk-bench) as horizontal lines;
+#                          skipped with a note when the run has none
 
 import math
 import os
@@ -31,7 +34,7 @@ def _ran(configs):
 
 
 def _cost_per_page(path, configs, summary, order, units):
-    names = [n for n in order if units.get(n) == "page"]
+    names = [n for n in order if units.get(n) == "page" and not WS_ARG.search(n)]
     ran = [c for c in _ran(configs) if c.id in summary["median"]]
     if not names or not ran:
         return "cost-per-page plot skipped: no per-page benchmarks in this run"
@@ -51,7 +54,8 @@ def _cost_per_page(path, configs, summary, order, units):
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=c.label)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("ns per page (median; lower is better)")
+    ax.set_yscale("log")
+    ax.set_ylabel("ns per page (median, log scale; lower is better)")
     ax.set_title("Cost per page by mechanism")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -98,20 +102,27 @@ def _ratio_vs_native(path, configs, summary, order):
     return None
 
 
-def _throughput(path, configs, summary, order, units):
+def _throughput(path, configs, summary, order, units, disk):
     series = {}
     for n in order:
         m = WS_ARG.search(n)
         if m and units.get(n) == "page":
-            series.setdefault(WS_ARG.sub("", n), []).append((float(m.group(1)), n))
+            base = re.sub(r"/iterations:\d+", "", WS_ARG.sub("", n))
+            series.setdefault(base, []).append((float(m.group(1)), n))
     ran = [c for c in _ran(configs) if c.id in summary["median"]]
     if not series or not ran:
         return ("throughput-vs-working-set plot skipped: no out-of-core benchmarks "
                 "(argument ws_limit_x:N) in this run")
     page = os.sysconf("SC_PAGESIZE")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for base, points in sorted(series.items()):
-        points.sort()
+    rank = {"seq": 0, "rand": 1, "zipf": 2}
+    bases = sorted(series, key=lambda b: (rank.get(b.rsplit("_", 1)[-1], 9), b))
+    fig, axes = plt.subplots(1, len(bases), figsize=(4.2 * len(bases) + 1, 5), sharey=True,
+                             squeeze=False)
+    colors = {c.id: "C%d" % i for i, c in enumerate(ran)}
+    handles = {}
+    for ax, base in zip(axes[0], bases):
+        points = sorted(series[base])
+        allx = sorted({x for x, _ in points})
         for c in ran:
             xs, ys = [], []
             for x, n in points:
@@ -120,18 +131,35 @@ def _throughput(path, configs, summary, order, units):
                     xs.append(x)
                     ys.append(page / ns * 1e3)  # bytes per ns * 1e3 = MB/s
             if xs:
-                ax.plot(xs, ys, marker="o", label="%s, %s" % (base, c.label))
-    ax.set_xlabel("working set / memory limit")
-    ax.set_ylabel("MB/s (median; higher is better)")
-    ax.set_title("Throughput against working set / limit")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+                (h,) = ax.plot(xs, ys, marker="o", color=colors[c.id], label=c.label)
+                handles[c.label] = h
+        if disk and disk.get("seq_read_MBps"):
+            handles["disk: O_DIRECT sequential read"] = ax.axhline(
+                disk["seq_read_MBps"], color="black", linewidth=1, linestyle="-.",
+                label="disk: O_DIRECT sequential read")
+        if disk and disk.get("rand_read_4k_us"):
+            handles["disk: random 4 KiB reads, queue depth 1"] = ax.axhline(
+                4096 / disk["rand_read_4k_us"], color="gray", linewidth=1, linestyle=":",
+                label="disk: random 4 KiB reads, queue depth 1")
+        ax.set_yscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(allx)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%gx" % v))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_xlabel("working set / memory limit")
+        ax.set_title(base, fontsize=10)
+        ax.grid(True, which="major", axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("MB/s (median, log scale; higher is better)")
+    fig.suptitle("Out-of-core scans: throughput against working set / limit")
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center",
+               ncol=min(4, len(handles)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.1 + 0.04 * ((len(handles) - 1) // 4), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
 
 
-def draw(out, configs, summary, order, units):
+def draw(out, configs, summary, order, units, disk=None):
     """Returns ([(title, file name)], [notes about plots not drawn])."""
     plots, notes = [], []
     jobs = [
@@ -140,7 +168,7 @@ def draw(out, configs, summary, order, units):
         ("Ratio against native", "ratio_vs_native.png",
          lambda p: _ratio_vs_native(p, configs, summary, order)),
         ("Throughput against working set / limit", "throughput_vs_limit.png",
-         lambda p: _throughput(p, configs, summary, order, units)),
+         lambda p: _throughput(p, configs, summary, order, units, disk)),
     ]
     for title, fname, fn in jobs:
         path = os.path.join(out, fname)
