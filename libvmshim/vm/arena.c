@@ -120,9 +120,11 @@ void vms_mm_init(void)
 	mm->end = (uintptr_t)r + size;
 	vms_limit_pages = vms_option_num(VMS_OPT_MEM_LIMIT) / VMS_PAGE_SIZE;
 	vms_stats.limit_pages = vms_limit_pages;
-	if (vms_limit_pages != 0) {
-		/* A huge page would fill 512 pages for one fault: too coarse
-		 * for a resident limit. */
+	if (vms_limit_pages != 0 && vms_limit_pages < 16 * 512) {
+		/* Fault blocks are at most a 16th of the limit (vm/reclaim.c):
+		 * below 32 MiB they never fill a whole huge page, and a huge page
+		 * the kernel made on its own would be 512 pages the limit did
+		 * not charge. */
 		vms_arena_hugepages_off();
 	}
 	vms_stats.arena_start = mm->base;

@@ -49,8 +49,8 @@
  * and says it once.
  *
  * Swap-in (a fault on a SWAPPED page).  The page and the following pages
- * whose slots follow its slot (read-ahead: 8 pages, or 2 while fewer than
- * a quarter of the pages read ahead are used; doubling to 128 while a
+ * whose slots follow its slot (read-ahead: 8 pages, or none while fewer
+ * than a quarter of the pages read ahead are used; doubling to 128 while a
  * thread swaps in sequentially; 128 under MADV_SEQUENTIAL, 1 under
  * MADV_RANDOM; never more than a 16th of the limit) are claimed, read with one pread into a bounce buffer and
  * written into place through /proc/self/mem, so that no other thread sees
@@ -607,7 +607,8 @@ static __thread unsigned ra_window __attribute__((tls_model("initial-exec")));
 /*
  * The read-ahead window outside sequential runs follows its success: when
  * fewer than a quarter of the pages read ahead lately were touched, only
- * 2 pages are read (the hits are counted by vm/fault.c's upgrade).
+ * the page itself is read (the hits are counted by vm/fault.c's upgrade);
+ * sequential runs still grow their window.
  */
 static unsigned ra_default = RA_DEFAULT;
 static uint64_t ra_seen_pages, ra_seen_hits;
@@ -621,7 +622,7 @@ static void readahead_adapt(void)
 		return;
 	}
 	uint64_t dh = hits - __atomic_load_n(&ra_seen_hits, __ATOMIC_RELAXED);
-	__atomic_store_n(&ra_default, dh * 4 < pages - seen ? 2u : RA_DEFAULT, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra_default, dh * 4 < pages - seen ? 1u : RA_DEFAULT, __ATOMIC_RELAXED);
 	__atomic_store_n(&ra_seen_pages, pages, __ATOMIC_RELAXED);
 	__atomic_store_n(&ra_seen_hits, hits, __ATOMIC_RELAXED);
 }
