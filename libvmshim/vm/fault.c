@@ -261,6 +261,11 @@ static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintp
 	return err;
 }
 
+static vms_pte_t activate(vms_pte_t pte)
+{
+	return (pte | VMS_PTE_ACCESSED) & ~VMS_PTE_READAHEAD;
+}
+
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write)
 {
 	int pop_err = 0, err = 0;
@@ -280,6 +285,9 @@ int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, boo
 				err = EIO;
 			}
 		}
+		/* Pages reclaim made inaccessible (or read ahead) become
+		 * accessible again: populated means usable without a trap. */
+		vms_reprotect(vma, x, stop, activate);
 		x = stop;
 	}
 	return err != 0 ? err : pop_err;

@@ -298,9 +298,11 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
  * handler; may be called from any thread.
  */
 void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
-/* Makes [start, end) of vma present now (MAP_POPULATE, MADV_POPULATE_*, mlock).
- * Map lock held (either mode).  0, or the errno of the population
- * (EFAULT past the end of a file), which only MADV_POPULATE_* reports. */
+/* Makes [start, end) of vma present and accessible now (MAP_POPULATE,
+ * MADV_POPULATE_*, mlock): pages in swap come back, pages reclaim made
+ * inaccessible are activated.  Map lock held for writing.  0, or the
+ * errno of the population (EFAULT past the end of a file), which only
+ * MADV_POPULATE_* reports. */
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
 
 /* vm/reclaim.c: the resident limit (see there).  Map lock held (either
