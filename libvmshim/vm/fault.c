@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
@@ -206,7 +207,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 			while (run_end < end && claimed(run_end)) {
 				run_end += VMS_PAGE_SIZE;
 			}
-			long r = err != 0 ? -err : vms_raw_mprotect((void *)x, run_end - x, prot);
+			long r = err != 0 ? -err : vms_inject_mprotect((void *)x, run_end - x, prot);
 			if (vms_raw_failed(r)) {
 				err = (int)-r;
 				set_run(x, run_end, 0);

@@ -41,6 +41,7 @@
 
 #include "os/fmt.h"
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/stats.h"
@@ -280,7 +281,7 @@ int vms_swap_write(uint64_t first, const void *buf, size_t npages)
 	off_t off = (off_t)(first * VMS_PAGE_SIZE);
 	const char *p = buf;
 	while (len > 0) {
-		long r = vms_raw_pwrite(dev.fd, p, len, off);
+		long r = vms_inject_pwrite(dev.fd, p, len, off); /* vms_raw_pwrite, or a fault */
 		if (r == -EINTR) {
 			continue;
 		}
@@ -303,7 +304,7 @@ int vms_swap_read(uint64_t first, void *buf, size_t npages)
 	off_t off = (off_t)(first * VMS_PAGE_SIZE);
 	char *p = buf;
 	while (len > 0) {
-		long r = vms_raw_pread(dev.fd, p, len, off);
+		long r = vms_inject_pread(dev.fd, p, len, off); /* vms_raw_pread, or a fault */
 		if (r == -EINTR) {
 			continue;
 		}
