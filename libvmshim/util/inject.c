@@ -111,12 +111,18 @@ int vms_inject_parse(const char *text, bool apply)
 		s = e + 1;
 	}
 	if (apply) {
+		__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 		memcpy(rules, set, sizeof rules);
 		memset(calls, 0, sizeof calls);
 		memset(failed, 0, sizeof failed);
 		__atomic_store_n(&armed, 1, __ATOMIC_RELEASE);
 	}
 	return 0;
+}
+
+void vms_inject_disarm(void)
+{
+	__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 }
 
 bool vms_inject_fail(enum vms_inject_kind k)
@@ -158,13 +164,9 @@ long vms_inject_pwrite(int fd, const void *buf, size_t n, off_t off)
 	if (vms_inject_fail(VMS_INJ_SWAP_ENOSPC)) {
 		return -ENOSPC;
 	}
-	if (vms_inject_fail(VMS_INJ_SWAP_SHORT)) {
-		/* Half, in whole pages (O_DIRECT needs them); nothing for one page. */
-		size_t half = (n / 2) & ~(size_t)4095;
-		if (half == 0) {
-			return 0;
-		}
-		n = half;
+	if (n >= 2 * 4096 && vms_inject_fail(VMS_INJ_SWAP_SHORT)) {
+		/* Half, in whole pages (O_DIRECT needs them). */
+		n = (n / 2) & ~(size_t)4095;
 	}
 	return vms_raw_pwrite(fd, buf, n, off);
 }

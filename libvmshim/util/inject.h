@@ -14,7 +14,8 @@
  *   N+   the N-th call and every later one fail (a device that died)
  *   %N   every N-th call fails (N >= 1)
  * KIND one of swap-write (pwrite fails with EIO), swap-short (pwrite
- * writes half of what it was asked, in whole pages, or nothing), swap-enospc
+ * writes half of what it was asked, in whole pages; only writes of two
+ * pages or more are counted), swap-enospc
  * (pwrite fails with ENOSPC), swap-read (pread fails with EIO), mmap and
  * mprotect (the kernel call fails with ENOMEM), pool (a metadata object
  * cannot be allocated: ENOMEM).  Calls are counted per process from its
@@ -47,6 +48,8 @@ enum vms_inject_kind {
 
 /* Parses text; 0 when valid (and, if apply, arms the rules), -1 if not. */
 int vms_inject_parse(const char *text, bool apply);
+/* Disarms every rule (vmshim_fault_inject(NULL)). */
+void vms_inject_disarm(void);
 /* Counts one call of kind k; true when it must fail. */
 bool vms_inject_fail(enum vms_inject_kind k);
 /* Calls of kind k failed so far (tests). */
