@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "os/fmt.h"
@@ -110,6 +111,23 @@ static int open_swap_file(const char *dir, int direct)
 	return -EEXIST;
 }
 
+/* The swap file goes only where no one else can swap the directory's
+ * contents under us: a directory of the user's, or a sticky one (/tmp).
+ * 0, EPERM for any other, or the errno of looking at it. */
+static int dir_untrusted(const char *dir)
+{
+	long fd = vms_raw_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	struct stat st;
+	long r = vms_raw_failed(fd) ? fd : vms_raw_fstat((int)fd, &st);
+	if (!vms_raw_failed(fd)) {
+		vms_raw_close((int)fd);
+	}
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	return st.st_uid == (uid_t)vms_raw_getuid() || (st.st_mode & S_ISVTX) ? 0 : EPERM;
+}
+
 /* Creates the file and the shared counts.  0 or errno (reported once). */
 static int create_device(void)
 {
@@ -122,7 +140,8 @@ static int create_device(void)
 	 * cache, where they would count as the machine's memory again.  A
 	 * filesystem without it (EINVAL) gets buffered I/O. */
 	int direct = vms_option_num(VMS_OPT_SWAP_DIRECT) ? O_DIRECT : 0;
-	int fd = open_swap_file(dir, direct);
+	int untrusted = dir_untrusted(dir);
+	int fd = untrusted != 0 ? -untrusted : open_swap_file(dir, direct);
 	if (fd == -EINVAL && direct != 0) {
 		direct = 0;
 		fd = open_swap_file(dir, 0);
@@ -130,9 +149,10 @@ static int create_device(void)
 	if (fd < 0) {
 		dev.create_errno = -fd;
 		vms_log(VMS_LOG_ERROR,
-			"cannot create the swap file in %s: errno %d; pages above the memory "
+			"cannot create the swap file in %s: %s (errno %d); pages above the memory "
 			"limit stay resident",
-			dir, -fd);
+			dir, untrusted == EPERM ? "neither the user's directory nor sticky" : "error",
+			-fd);
 		return dev.create_errno;
 	}
 	size_t len = SHARED_HEADER + vms_page_up(dev.max_slots * sizeof(uint32_t));
