@@ -82,6 +82,8 @@ struct region {
 	size_t pages;
 	unsigned salt;
 	uint8_t ver[MAX_PAGES];
+	char last[MAX_PAGES];     /* the last change: n(ew) w(rite) d(ontneed) f(ixed) */
+	unsigned long at[MAX_PAGES]; /* the thread's operation count then */
 };
 
 struct thread {
@@ -131,6 +133,14 @@ static void write_page(struct region *r, size_t page)
 }
 
 /* Checks every byte of pages [a, b) of r; returns the wrong pages. */
+static void changed(struct thread *t, struct region *r, size_t a, size_t b, char how)
+{
+	for (size_t i = a; i < b; i++) {
+		r->last[i] = how;
+		r->at[i] = t->ops;
+	}
+}
+
 static unsigned long check(struct thread *t, const struct region *r, size_t a, size_t b,
 			   const char *when)
 {
@@ -141,10 +151,12 @@ static unsigned long check(struct thread *t, const struct region *r, size_t a, s
 		for (size_t k = 0; k < P / 8; k++) {
 			if (w[k] != want) {
 				if (bad++ < 3) {
-					printf("BAD: thread %d %s: region salt %u page %zu/%zu byte %zu: "
-					       "%016llx, expected %016llx\n",
-					       t->id, when, r->salt, i, r->pages, k * 8,
-					       (unsigned long long)w[k], (unsigned long long)want);
+					printf("BAD: thread %d %s: region %p salt %u page %zu/%zu byte %zu: "
+					       "%016llx, expected %016llx (last change '%c', %lu "
+					       "operations ago; %lu forks so far)\n",
+					       t->id, when, (void *)r->p, r->salt, i, r->pages, k * 8,
+					       (unsigned long long)w[k], (unsigned long long)want,
+					       r->last[i], t->ops - r->at[i], t->forks);
 				}
 				break;
 			}
@@ -166,6 +178,7 @@ static void new_region(struct thread *t, struct region *r)
 		r->ver[i] = (uint8_t)(1 + rnd(t) % 255);
 		write_page(r, i);
 	}
+	changed(t, r, 0, r->pages, 'n');
 }
 
 static void do_fork(struct thread *t)
@@ -226,6 +239,7 @@ static void *work(void *arg)
 		if (op < 500) {
 			bump(r, a);
 			write_page(r, a);
+			changed(t, r, a, a + 1, 'w');
 		} else if (op < 700) {
 			t->bad += check(t, r, 0, r->pages, "check");
 		} else if (op < 800) {
@@ -248,6 +262,7 @@ static void *work(void *arg)
 				t->bad++;
 			}
 			memset(r->ver + a, 0, b - a);
+			changed(t, r, a, b, 'd');
 			t->bad += check(t, r, a, b, "after MADV_DONTNEED");
 		} else if (op < 995 || t->id != 0 || !CAN_FORK || now() - last_fork < 0.1) {
 			void *q = xmmap(r->p + a * P, (b - a) * P, PROT_READ | PROT_WRITE,
@@ -257,6 +272,7 @@ static void *work(void *arg)
 				t->bad++;
 			}
 			memset(r->ver + a, 0, b - a);
+			changed(t, r, a, b, 'f');
 			t->bad += check(t, r, 0, r->pages, "after MAP_FIXED");
 		} else {
 			do_fork(t);
@@ -293,7 +309,8 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
 
 static int setup(void)
 {
-	static char *env[] = { "VMSHIM_ARENA_SIZE=64G", "VMSHIM_MEM_LIMIT=4M", NULL };
+	/* A small arena: valgrind refuses reservations of many GiB. */
+	static char *env[] = { "VMSHIM_ARENA_SIZE=1G", "VMSHIM_MEM_LIMIT=4M", NULL };
 	vms_options_load(env);
 	vms_mm_init();
 	if (vms_mm.base == 0) {
