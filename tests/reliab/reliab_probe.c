@@ -11,6 +11,9 @@
  *        reliab_probe faultfail
  *          makes the mprotect of a page fault fail once: under the shim the
  *          process ends with SIGABRT and a message naming the failure
+ *        reliab_probe faultpool
+ *          makes every metadata allocation fail from a page fault on: a
+ *          reproducer (the fault is retried forever at this version)
  *        reliab_probe calls
  *          arms one-shot failures with vmshim_fault_inject() right before
  *          the call aimed at (mmap, MADV_POPULATE_WRITE, metadata for
@@ -339,6 +342,21 @@ static int faultfail(void)
 	return 0;
 }
 
+/* A fault whose page table can never grow (metadata allocation always
+ * fails from now on).  The kernel would end the process (out of memory);
+ * the shim at this version retries the fault forever (see the reliab
+ * report): a reproducer, not run by make check. */
+static int faultpool(void)
+{
+	inject = (int (*)(const char *))dlsym(RTLD_DEFAULT, "vmshim_fault_inject");
+	unsigned char *f = map(64UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	arm("pool:1+");
+	f[32UL << 20] = 1;
+	disarm();
+	printf("faultpool: the access went through (%d)\n", f[32UL << 20]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -351,6 +369,9 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "faultfail") == 0) {
 		return faultfail();
 	}
-	fprintf(stderr, "usage: reliab_probe swapread MIB [RETRIES] | calls | faultfail\n");
+	if (argc >= 2 && strcmp(argv[1], "faultpool") == 0) {
+		return faultpool();
+	}
+	fprintf(stderr, "usage: reliab_probe swapread MIB [RETRIES] | calls | faultfail | faultpool\n");
 	return 2;
 }
