@@ -157,6 +157,7 @@ static char *map_buffer(size_t pages)
 	if (vms_raw_failed(m)) {
 		vms_fatal("no memory for a swap buffer (errno %ld)", -m);
 	}
+	vms_raw_madvise((void *)m, pages * VMS_PAGE_SIZE, MADV_DONTDUMP); /* copies of any page */
 	return (char *)m;
 }
 

@@ -17,9 +17,10 @@
  *          (under the shim) the live segment DIR/PID is mode 0600 in a
  *          0700 directory, both the user's; as root, another user cannot
  *          open it
- *        reliab_secure dontdump
+ *        reliab_secure dontdump [swap]
  *          writes a marker into a MADV_DONTDUMP region and another into a
- *          normal one, prints its pid, and aborts (the test looks for the
+ *          normal one (with swap: sends the first to swap and reads it
+ *          back), prints its pid, and aborts (the test looks for the
  *          markers in the core)
  *
  * Output: lines "ok ..." or "BAD ..."; exit 1 after any BAD.
@@ -242,7 +243,7 @@ static void put_marker(unsigned char *dst, const char *shifted)
 	dst[i] = '\0';
 }
 
-static void dontdump(void)
+static void dontdump(int through_swap)
 {
 	unsigned char *hidden = anon(16 * P), *shown = anon(16 * P);
 	if (madvise(hidden, 16 * P, MADV_DONTDUMP) != 0) {
@@ -252,6 +253,16 @@ static void dontdump(void)
 	for (size_t i = 0; i < 16 * P; i += P) {
 		put_marker(hidden + i + 100, "SFMJBC.IJEEFO.NBSLFS"); /* RELIAB-HIDDEN-MARKER */
 		put_marker(shown + i + 100, "SFMJBC.TIPXO.NBSLFS");   /* RELIAB-SHOWN-MARKER */
+	}
+	if (through_swap) {
+		/* Out to swap and back (under the shim): the pages pass through
+		 * the shim's own buffers on the way. */
+		madvise(hidden, 16 * P, MADV_PAGEOUT);
+		volatile unsigned char sum = 0;
+		for (size_t i = 0; i < 16 * P; i += P) {
+			sum = (unsigned char)(sum + hidden[i + 100]);
+		}
+		(void)sum;
 	}
 	printf("pid %d\n", (int)getpid());
 	fflush(stdout);
@@ -271,9 +282,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "live") == 0) {
 		live();
 	} else if (strcmp(cmd, "dontdump") == 0) {
-		dontdump();
+		dontdump(argc > 2 && strcmp(argv[2], "swap") == 0);
 	} else {
-		fprintf(stderr, "usage: reliab_secure reuse|slots|swapfile|live|dontdump\n");
+		fprintf(stderr, "usage: reliab_secure reuse|slots|swapfile|live|dontdump [swap]\n");
 		return 2;
 	}
 	return failures ? 1 : 0;
