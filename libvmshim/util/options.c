@@ -150,6 +150,7 @@ void vms_options_reset(void)
 		strings[i][0] = '\0';
 		is_set[i] = 0;
 	}
+	vms_inject_disarm(); /* VMSHIM_FAULT_INJECT unset */
 }
 
 size_t vms_option_bad_value_message(enum vms_option_id id, const char *value,
