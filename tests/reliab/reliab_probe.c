@@ -14,6 +14,8 @@
  *        reliab_probe faultpool
  *          makes every metadata allocation fail from a page fault on: a
  *          reproducer (the fault is retried forever at this version)
+ *        reliab_probe swapdie MIB
+ *          the same fill and read back, without a SIGBUS handler
  *        reliab_probe calls
  *          arms one-shot failures with vmshim_fault_inject() right before
  *          the call aimed at (mmap, MADV_POPULATE_WRITE, metadata for
@@ -154,6 +156,26 @@ static int swapread(size_t limit, int retries)
 	}
 	munmap(n, limit);
 	return failures ? 1 : 0;
+}
+
+/* Reads 4 x limit back with no SIGBUS handler: a failed swap read must
+ * kill the process with SIGBUS, as a memory error would. */
+static int swapdie(size_t limit)
+{
+	size_t len = 4 * limit;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	if (m == MAP_FAILED) {
+		perror("mmap");
+		return 2;
+	}
+	fill(m, len, 1);
+	size_t wrong = 0;
+	for (size_t i = 0; i < len / P; i++) {
+		wrong += !page_ok(m, i, 1);
+	}
+	printf("swapdie: %zu pages read, wrong %zu\n", len / P, wrong);
+	return wrong != 0;
 }
 
 /* ---- calls ---- */
@@ -366,12 +388,16 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "calls") == 0) {
 		return calls();
 	}
+	if (argc >= 3 && strcmp(argv[1], "swapdie") == 0) {
+		return swapdie((size_t)atol(argv[2]) << 20);
+	}
 	if (argc >= 2 && strcmp(argv[1], "faultfail") == 0) {
 		return faultfail();
 	}
 	if (argc >= 2 && strcmp(argv[1], "faultpool") == 0) {
 		return faultpool();
 	}
-	fprintf(stderr, "usage: reliab_probe swapread MIB [RETRIES] | calls | faultfail | faultpool\n");
+	fprintf(stderr, "usage: reliab_probe swapread MIB [RETRIES] | swapdie MIB | calls | faultfail | "
+			"faultpool\n");
 	return 2;
 }
