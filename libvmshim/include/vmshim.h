@@ -24,6 +24,15 @@ const char *vmshim_version(void);
  */
 size_t vmshim_stats_json(char *buf, size_t cap);
 
+/*
+ * For tests: arms fault-injection rules as VMSHIM_FAULT_INJECT would (same
+ * form, see vmshim(7)), replacing the ones in force, with every call count
+ * starting again from zero, so that "mmap:1" means the next mmap of the
+ * shim's.  NULL disarms.  Returns 0, or -1 when rules is not in the form.
+ * Call it while no other thread is making memory calls.
+ */
+int vmshim_fault_inject(const char *rules);
+
 #ifdef __cplusplus
 }
 #endif

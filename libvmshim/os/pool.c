@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "os/raw.h"
+#include "util/inject.h"
 
 struct vms_pool_free {
 	struct vms_pool_free *next;
@@ -51,6 +52,9 @@ void *vms_pool_alloc(struct vms_pool *p)
 	if (p->fail_after == 0) {
 		p->fail_after = -1;
 		goto out;
+	}
+	if (vms_inject_fail(VMS_INJ_POOL)) {
+		goto out; /* VMSHIM_FAULT_INJECT=pool:... */
 	}
 	if (p->fail_after > 0) {
 		p->fail_after--;

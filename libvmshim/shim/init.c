@@ -17,6 +17,7 @@
 #include "vm/mm.h"
 #include "vm/swap.h"
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/live.h"
@@ -140,4 +141,14 @@ VMS_EXPORT const char *vmshim_version(void)
 VMS_EXPORT size_t vmshim_stats_json(char *buf, size_t cap)
 {
 	return vms_stats_format_json(buf, cap);
+}
+
+VMS_EXPORT int vmshim_fault_inject(const char *rules)
+{
+	vms_ensure_init();
+	if (rules == NULL) {
+		vms_inject_disarm();
+		return 0;
+	}
+	return vms_inject_parse(rules, true);
 }

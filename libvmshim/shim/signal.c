@@ -128,7 +128,9 @@ static void die(int sig, siginfo_t *si, ucontext_t *uc)
 	struct vms_ksigaction dfl = { 0 };
 	vms_raw_rt_sigaction(sig, &dfl, NULL);
 	set_mask64(&uc->uc_sigmask, mask64(&uc->uc_sigmask) & ~BIT(sig));
-	if (si->si_code <= 0) {
+	/* A failed swap read (SIGBUS made from a SIGSEGV) is not raised again
+	 * by the instruction, which would trap into the shim again: send it. */
+	if (si->si_code <= 0 || (sig == SIGBUS && si->si_code == BUS_MCEERR_AR)) {
 		/* Sent, not a fault: send it again; it arrives when we return. */
 		vms_raw_tgkill((int)vms_raw_getpid(), (int)vms_raw_gettid(), sig);
 	}

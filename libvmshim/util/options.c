@@ -11,6 +11,7 @@
 
 #include "os/fmt.h"
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 
 static const struct vms_option_desc table[VMS_OPT_COUNT] = {
@@ -62,6 +63,9 @@ static const struct vms_option_desc table[VMS_OPT_COUNT] = {
 	[VMS_OPT_EFAULT_REPORT] = { "VMSHIM_EFAULT_REPORT", VMS_OPTK_BOOL, 0, "0",
 		0, 1, "0 or 1",
 		"1 reports on stderr each EFAULT a wrapped call returns for arena memory" },
+	[VMS_OPT_FAULT_INJECT] = { "VMSHIM_FAULT_INJECT", VMS_OPTK_INJECT, 0, "unset",
+		0, 0, VMS_INJECT_FORM,
+		"for testing: make swap I/O, mmap, mprotect or metadata allocation fail" },
 };
 
 static uint64_t values[VMS_OPT_COUNT];
@@ -130,6 +134,11 @@ int vms_option_parse(enum vms_option_id id, const char *text, uint64_t *num)
 			return -1;
 		}
 		break;
+	case VMS_OPTK_INJECT:
+		if (strlen(text) >= VMS_OPTION_PATH_MAX || vms_inject_parse(text, false) != 0) {
+			return -1;
+		}
+		break;
 	}
 	if (num != NULL) {
 		*num = v;
@@ -144,6 +153,7 @@ void vms_options_reset(void)
 		strings[i][0] = '\0';
 		is_set[i] = 0;
 	}
+	vms_inject_disarm(); /* VMSHIM_FAULT_INJECT unset */
 }
 
 size_t vms_option_bad_value_message(enum vms_option_id id, const char *value,
@@ -186,11 +196,14 @@ void vms_options_load(char *const *envp)
 		}
 		values[i] = v;
 		is_set[i] = 1;
-		if (table[i].kind == VMS_OPTK_PATH) {
+		if (table[i].kind == VMS_OPTK_PATH || table[i].kind == VMS_OPTK_INJECT) {
 			memcpy(strings[i], text, strlen(text) + 1);
 		}
 	}
 	vms_log_set_level((int)values[VMS_OPT_LOG]);
+	if (is_set[VMS_OPT_FAULT_INJECT]) {
+		vms_inject_parse(strings[VMS_OPT_FAULT_INJECT], true);
+	}
 }
 
 uint64_t vms_option_num(enum vms_option_id id)
@@ -200,7 +213,8 @@ uint64_t vms_option_num(enum vms_option_id id)
 
 const char *vms_option_str(enum vms_option_id id)
 {
-	if ((unsigned)id >= VMS_OPT_COUNT || !is_set[id] || table[id].kind != VMS_OPTK_PATH) {
+	if ((unsigned)id >= VMS_OPT_COUNT || !is_set[id] ||
+	    (table[id].kind != VMS_OPTK_PATH && table[id].kind != VMS_OPTK_INJECT)) {
 		return NULL;
 	}
 	return strings[id];
@@ -214,7 +228,7 @@ void vms_options_print(int fd)
 		const struct vms_option_desc *d = &table[i];
 		if (!is_set[i]) {
 			vms_fmt(val, sizeof val, "%s (default)", d->def_text);
-		} else if (d->kind == VMS_OPTK_PATH) {
+		} else if (d->kind == VMS_OPTK_PATH || d->kind == VMS_OPTK_INJECT) {
 			vms_fmt(val, sizeof val, "%s", strings[i]);
 		} else if (d->kind == VMS_OPTK_SIZE) {
 			vms_fmt_size(val, sizeof val, values[i]);

@@ -33,6 +33,7 @@ enum vms_option_id {
 	VMS_OPT_LOG,         /* error, warn, info, debug */
 	VMS_OPT_VERBOSE,     /* 0/1: print the option table at start */
 	VMS_OPT_EFAULT_REPORT, /* 0/1: report EFAULTs of wrapped calls on arena memory */
+	VMS_OPT_FAULT_INJECT,/* KIND:WHEN,...: fault injection (util/inject.h) */
 	VMS_OPT_COUNT
 };
 
@@ -42,6 +43,7 @@ enum vms_option_kind {
 	VMS_OPTK_BOOL,       /* 0 or 1 */
 	VMS_OPTK_PATH,       /* non-empty, shorter than VMS_OPTION_PATH_MAX */
 	VMS_OPTK_LOGLEVEL,   /* error|warn|info|debug or 0-3 */
+	VMS_OPTK_INJECT,     /* fault-injection rules (util/inject.h), kept as text */
 };
 
 #define VMS_OPTION_PATH_MAX 1024
@@ -70,7 +72,7 @@ void vms_options_load(char *const *envp);
 void vms_options_reset(void);
 
 uint64_t vms_option_num(enum vms_option_id id);
-/* The string value, or NULL when unset (path kinds). */
+/* The string value, or NULL when unset (path and inject kinds). */
 const char *vms_option_str(enum vms_option_id id);
 
 /* "VMSHIM_X=value is not valid: expected FORM; using the default (D)" */

@@ -47,6 +47,7 @@
 #include "os/fmt.h"
 #include "os/pool.h"
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/stats.h"
@@ -82,13 +83,13 @@ void vms_mm_init(void)
 {
 	struct vms_mm *mm = &vms_mm;
 	size_t size = (size_t)vms_option_num(VMS_OPT_ARENA_SIZE);
-	long r = vms_raw_mmap(NULL, size, PROT_READ | PROT_WRITE,
+	long r = vms_inject_mmap(NULL, size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (!vms_raw_failed(r)) {
 		/* Attach the arena's one anon_vma before anything splits it. */
 		vms_raw_madvise((void *)r, VMS_PAGE_SIZE, MADV_POPULATE_WRITE);
 		vms_raw_madvise((void *)r, VMS_PAGE_SIZE, MADV_DONTNEED);
-		long p = vms_raw_mprotect((void *)r, size, PROT_NONE);
+		long p = vms_inject_mprotect((void *)r, size, PROT_NONE);
 		if (vms_raw_failed(p)) {
 			vms_raw_munmap((void *)r, size);
 			r = p;

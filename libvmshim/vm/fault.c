@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
@@ -57,6 +58,8 @@ static __thread unsigned seq_window __attribute__((tls_model("initial-exec")));
 /* Consecutive faults at one page the table says is accessible. */
 static __thread uintptr_t spurious_page __attribute__((tls_model("initial-exec")));
 static __thread unsigned spurious_count __attribute__((tls_model("initial-exec")));
+/* Consecutive faults whose page-table leaf could not be allocated. */
+static __thread unsigned table_failures __attribute__((tls_model("initial-exec")));
 /* Faults since this thread last checked the kernel-mapping count. */
 static __thread unsigned since_resync __attribute__((tls_model("initial-exec")));
 
@@ -207,7 +210,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 			while (run_end < end && claimed(run_end)) {
 				run_end += VMS_PAGE_SIZE;
 			}
-			long r = err != 0 ? -err : vms_raw_mprotect((void *)x, run_end - x, prot);
+			long r = err != 0 ? -err : vms_inject_mprotect((void *)x, run_end - x, prot);
 			if (vms_raw_failed(r)) {
 				err = (int)-r;
 				set_run(x, run_end, 0);
@@ -330,6 +333,17 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 		     (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE));
 	int pop_err = 0;
 	int err = fill_range(vma, start, end, pop_start, pop_end, write, &pop_err);
+	if (err == 0 && vms_pte_lookup(&vms_mm.ptes, page) == NULL) {
+		/* The page table could not grow to hold the page.  Once may be
+		 * passing (the access is retried); a hundred times in a row is
+		 * the kernel's out-of-memory case, not a loop to spin in. */
+		if (++table_failures >= 100) {
+			vms_fatal("out of memory for the page table: cannot make %p present",
+				  (void *)page);
+		}
+		return VMS_FAULT_RESOLVED;
+	}
+	table_failures = 0;
 	if (err != 0) {
 		vms_fatal("cannot make %p present: mprotect failed with errno %d "
 			  "(kernel mappings in the arena: %ld)",

@@ -51,6 +51,7 @@
 #include <sys/sysmacros.h>
 
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
@@ -155,7 +156,7 @@ static int map_file(struct vms_vma *v, int prot, int flags, int fd, off_t off)
 	size_t len = v->end - v->start;
 	bool fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
 	int kflags = (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED;
-	long r = vms_raw_mmap((void *)at, len, prot, kflags, fd, off);
+	long r = vms_inject_mmap((void *)at, len, prot, kflags, fd, off);
 	if (vms_raw_failed(r)) {
 		if (!fixed) {
 			vms_arena_reserve(at, at + len);
@@ -287,7 +288,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		v->dev = st.st_dev;
 		v->ino = st.st_ino;
 	} else if (v->flags & VMS_VMA_SHARED) {
-		long r = vms_raw_mmap((void *)at, alen, PROT_NONE,
+		long r = vms_inject_mmap((void *)at, alen, PROT_NONE,
 				      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 		if (vms_raw_failed(r)) {
 			vms_vma_free(&vms_mm.vmas, v);

@@ -77,6 +77,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include "os/fmt.h"
 #include "os/pool.h"
 #include "os/raw.h"
 #include "util/log.h"
@@ -165,6 +166,7 @@ static char *map_buffer(size_t pages)
 	if (vms_raw_failed(m)) {
 		vms_fatal("no memory for a swap buffer (errno %ld)", -m);
 	}
+	vms_raw_madvise((void *)m, pages * VMS_PAGE_SIZE, MADV_DONTDUMP); /* copies of any page */
 	return (char *)m;
 }
 
@@ -202,11 +204,14 @@ static void reclaim_unlock(void) { vms_spin_unlock(&reclaim_lock_word); }
 /* Messages said once per process. */
 static int said_overshoot, said_write_error, said_read_error;
 
+/* what: a message with one %ld, for detail. */
 static void say_once(int *flag, const char *what, long detail)
 {
 	int zero = 0;
 	if (__atomic_compare_exchange_n(flag, &zero, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-		vms_log(VMS_LOG_WARN, "%s (%ld)", what, detail);
+		char line[256];
+		vms_fmt(line, sizeof line, what, detail);
+		vms_log(VMS_LOG_WARN, "%s", line);
 	}
 }
 
@@ -298,8 +303,8 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
 			}
 			vms_count_add(&vms_stats.swap_write_errors, 1);
 			say_once(&said_write_error,
-				 "swap write failed or swap is full: pages stay resident, above the "
-				 "memory limit if need be (errno)",
+				 "swap write failed or swap is full (errno %ld): pages stay resident, "
+				 "above the memory limit if need be",
 				 err);
 			for (; k < count; k++) {
 				need[idx[k]] = false;
@@ -562,8 +567,8 @@ void vms_mem_charge(size_t n)
 				uint64_t over = (uint64_t)after - limit;
 				vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
 				say_once(&said_overshoot,
-					 "resident memory is above the memory limit: nothing more can "
-					 "be evicted now (pages over the limit)",
+					 "resident memory is %ld pages above the memory limit: "
+					 "nothing more can be evicted now",
 					 (long)over);
 			}
 			return;
@@ -677,7 +682,8 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 		vms_mem_uncharge(n);
 		vms_count_add(&vms_stats.swap_read_errors, 1);
 		say_once(&said_read_error,
-			 "a swap read failed: the access gets SIGBUS, as for a memory error (errno)",
+			 "a swap read failed (errno %ld): the access gets SIGBUS, as for a "
+			 "memory error",
 			 err);
 		return VMS_FAULT_HWPOISON;
 	}

@@ -37,10 +37,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "os/fmt.h"
 #include "os/raw.h"
+#include "util/inject.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/stats.h"
@@ -109,6 +111,23 @@ static int open_swap_file(const char *dir, int direct)
 	return -EEXIST;
 }
 
+/* The swap file goes only where no one else can swap the directory's
+ * contents under us: a directory of the user's, or a sticky one (/tmp).
+ * 0, EPERM for any other, or the errno of looking at it. */
+static int dir_untrusted(const char *dir)
+{
+	long fd = vms_raw_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	struct stat st;
+	long r = vms_raw_failed(fd) ? fd : vms_raw_fstat((int)fd, &st);
+	if (!vms_raw_failed(fd)) {
+		vms_raw_close((int)fd);
+	}
+	if (vms_raw_failed(r)) {
+		return (int)-r;
+	}
+	return st.st_uid == (uid_t)vms_raw_getuid() || (st.st_mode & S_ISVTX) ? 0 : EPERM;
+}
+
 /* Creates the file and the shared counts.  0 or errno (reported once). */
 static int create_device(void)
 {
@@ -121,7 +140,8 @@ static int create_device(void)
 	 * cache, where they would count as the machine's memory again.  A
 	 * filesystem without it (EINVAL) gets buffered I/O. */
 	int direct = vms_option_num(VMS_OPT_SWAP_DIRECT) ? O_DIRECT : 0;
-	int fd = open_swap_file(dir, direct);
+	int untrusted = dir_untrusted(dir);
+	int fd = untrusted != 0 ? -untrusted : open_swap_file(dir, direct);
 	if (fd == -EINVAL && direct != 0) {
 		direct = 0;
 		fd = open_swap_file(dir, 0);
@@ -129,9 +149,10 @@ static int create_device(void)
 	if (fd < 0) {
 		dev.create_errno = -fd;
 		vms_log(VMS_LOG_ERROR,
-			"cannot create the swap file in %s: errno %d; pages above the memory "
+			"cannot create the swap file in %s: %s (errno %d); pages above the memory "
 			"limit stay resident",
-			dir, -fd);
+			dir, untrusted == EPERM ? "neither the user's directory nor sticky" : "error",
+			-fd);
 		return dev.create_errno;
 	}
 	size_t len = SHARED_HEADER + vms_page_up(dev.max_slots * sizeof(uint32_t));
@@ -229,14 +250,21 @@ size_t vms_swap_alloc(size_t want, uint64_t *first)
 		size_t n = want < dev.max_slots - hw ? want : (size_t)(dev.max_slots - hw);
 		if (__atomic_compare_exchange_n(&dev.shared->high_water, &hw, hw + n, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			for (uint64_t x = hw; x < hw + n; x++) {
-				/* Nobody had them: fresh slots are free. */
-				__atomic_store_n(&dev.refs[x], 1, __ATOMIC_RELEASE);
+			/* Fresh slots, but another process's reuse scan may
+			 * have taken one since it read the old mark: take them
+			 * like any other, keep the run that was free. */
+			size_t got = 0;
+			while (got < n && take(hw + got)) {
+				got++;
 			}
-			dev.cursor = hw + n;
+			if (got == 0) {
+				hw = __atomic_load_n(&dev.shared->high_water, __ATOMIC_ACQUIRE);
+				continue;
+			}
+			dev.cursor = hw + got;
 			*first = hw;
-			account(n);
-			return n;
+			account(got);
+			return got;
 		}
 	}
 	/* The file is at its maximum: any free slot will do. */
@@ -281,8 +309,8 @@ static int transfer(uint64_t first, char *buf, size_t npages, bool write)
 	size_t len = npages * VMS_PAGE_SIZE;
 	off_t off = (off_t)(first * VMS_PAGE_SIZE);
 	while (len > 0) {
-		long r = write ? vms_raw_pwrite(dev.fd, buf, len, off)
-			       : vms_raw_pread(dev.fd, buf, len, off);
+		long r = write ? vms_inject_pwrite(dev.fd, buf, len, off)
+			       : vms_inject_pread(dev.fd, buf, len, off); /* raw, or a fault */
 		if (r == -EINTR) {
 			continue;
 		}

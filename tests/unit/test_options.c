@@ -1,6 +1,7 @@
 /*
  * tests/unit/test_options.c - option parsing, formatting and statistics
- * rendering (os/fmt.c, util/options.c, util/stats.c), without LD_PRELOAD.
+ * rendering (os/fmt.c, util/options.c, util/stats.c) and fault-injection
+ * rules (util/inject.c), without LD_PRELOAD.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "os/fmt.h"
+#include "util/inject.h"
 #include "util/options.h"
 #include "util/stats.h"
 
@@ -119,6 +121,60 @@ static void test_options_load_keeps_default_on_bad_value(void **state)
 	assert_null(vms_option_str(VMS_OPT_STATS_FILE));
 }
 
+/* VMSHIM_FAULT_INJECT: the accepted forms and what each fails. */
+static void test_fault_inject_forms(void **state)
+{
+	(void)state;
+	const char *good[] = { "swap-write:1", "swap-read:3+", "pool:%7", "mmap:1,mprotect:2+",
+			       "swap-short:%2,swap-enospc:5,swap-write:1+,swap-read:2" };
+	const char *bad[] = { "", "swap-write", "swap-write:", "swap-write:0", "swap-write:%0",
+			      "swap-write:x", "swap-write:1++", "disk:1", "mmap:1,mmap:2",
+			      "mmap:1,", ",mmap:1", "mmap:+", "mmap:-1", "mmap:1 " };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		if (vms_option_parse(VMS_OPT_FAULT_INJECT, good[i], NULL) != 0) {
+			fail_msg("refused %s", good[i]);
+		}
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (vms_option_parse(VMS_OPT_FAULT_INJECT, bad[i], NULL) == 0) {
+			fail_msg("accepted '%s'", bad[i]);
+		}
+	}
+	char *env[] = { "VMSHIM_FAULT_INJECT=swap-write:3,swap-read:2+,pool:%3", NULL };
+	vms_options_load(env);
+	assert_string_equal(vms_option_str(VMS_OPT_FAULT_INJECT), "swap-write:3,swap-read:2+,pool:%3");
+	/* swap-write:3 fails the third call only. */
+	int w[6];
+	for (int i = 0; i < 6; i++) {
+		w[i] = vms_inject_fail(VMS_INJ_SWAP_WRITE);
+	}
+	assert_true(!w[0] && !w[1] && w[2] && !w[3] && !w[4] && !w[5]);
+	/* swap-read:2+ fails from the second on. */
+	assert_false(vms_inject_fail(VMS_INJ_SWAP_READ));
+	for (int i = 0; i < 5; i++) {
+		assert_true(vms_inject_fail(VMS_INJ_SWAP_READ));
+	}
+	/* pool:%3: every third. */
+	for (int i = 1; i <= 9; i++) {
+		assert_int_equal(vms_inject_fail(VMS_INJ_POOL), i % 3 == 0);
+	}
+	/* Kinds without a rule never fail. */
+	for (int i = 0; i < 10; i++) {
+		assert_false(vms_inject_fail(VMS_INJ_MMAP));
+	}
+	assert_int_equal(vms_inject_failed(VMS_INJ_SWAP_READ), 5);
+	assert_int_equal(vms_inject_failed(VMS_INJ_POOL), 3);
+	/* Re-arming starts the counts again; disarming stops everything. */
+	assert_int_equal(vms_inject_parse("mmap:1", true), 0);
+	assert_true(vms_inject_fail(VMS_INJ_MMAP));
+	assert_false(vms_inject_fail(VMS_INJ_MMAP));
+	assert_false(vms_inject_fail(VMS_INJ_SWAP_READ));
+	vms_inject_parse("mmap:1+", true);
+	vms_inject_disarm();
+	assert_false(vms_inject_fail(VMS_INJ_MMAP));
+	vms_options_reset();
+}
+
 static void test_bad_value_message_names_variable_and_form(void **state)
 {
 	(void)state;
@@ -174,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_option_values_validated),
 		cmocka_unit_test(test_options_load_keeps_default_on_bad_value),
 		cmocka_unit_test(test_bad_value_message_names_variable_and_form),
+		cmocka_unit_test(test_fault_inject_forms),
 		cmocka_unit_test(test_stats_path_expansion),
 		cmocka_unit_test(test_stats_json_has_every_documented_key),
 	};
