@@ -11,9 +11,17 @@
  * behaviour stay libc's.  Pages the program may not access are left alone:
  * the kernel still answers EFAULT where it would natively.
  *
- * Not covered (see README): calls libc makes internally (stdio's and
- * readdir's reads into their own buffers), ioctl and other calls whose
- * buffer sizes the shim cannot know, and raw syscall(2).
+ * The fread and fwrite families are covered too: a request larger than
+ * the stream's buffer goes between the kernel and the caller's memory
+ * inside libc.  Their buffers are made present a chunk at a time (the
+ * stream locked across the chunks), so a huge buffer the program sized
+ * generously (sort sizes its buffer from the machine's memory and freads
+ * a file into it) becomes present only as far as the data goes, as
+ * natively.
+ *
+ * Not covered (see README): calls libc makes internally into its own
+ * buffers (stdio's and readdir's), ioctl and other calls whose buffer
+ * sizes the shim cannot know, and raw syscall(2).
  */
 #include "config.h"
 
@@ -21,7 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -32,6 +42,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* glibc may define these as macros; the wrappers below are the functions. */
+#undef fread_unlocked
+#undef fwrite_unlocked
 
 #include "shim/init.h"
 #include "util/log.h"
@@ -202,6 +216,86 @@ VMS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t
 {
 	need_iov(iov, cnt, R);
 	return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
+}
+
+/* --- stdio: large requests bypass the stream's buffer --- */
+
+/* Bytes made present per chunk of an fread or fwrite. */
+#define STDIO_CHUNK ((size_t)4 << 20)
+
+typedef size_t (*stdio_fn)(void *, size_t, size_t, FILE *);
+
+/* Runs fn (an unlocked libc fread or fwrite) over n items of size bytes a
+ * chunk of whole items at a time, each chunk made present first; stops at
+ * the first short count, as the single call would.  A chunk boundary
+ * always falls between items, so a partial item can only be the last. */
+static size_t stdio_chunked(stdio_fn fn, void *p, size_t size, size_t n, FILE *f,
+			    enum vms_access a)
+{
+	size_t per = size >= STDIO_CHUNK ? 1 : STDIO_CHUNK / size, done = 0;
+	while (done < n) {
+		size_t k = n - done < per ? n - done : per;
+		uintptr_t at = (uintptr_t)p + done * size;
+		need_at(at, k * size, a);
+		size_t got = fn((void *)at, size, k, f);
+		done += got;
+		if (got < k) {
+			break;
+		}
+	}
+	return done;
+}
+
+static void unlock_stream(void *f)
+{
+	funlockfile(f);
+}
+
+/* locked: the stream is locked across the chunks (fread, fwrite), else the
+ * caller holds it (the _unlocked variants). */
+static size_t stdio_io(stdio_fn unlocked_fn, stdio_fn fn, void *p, size_t size, size_t n,
+		       FILE *f, enum vms_access a, bool locked)
+{
+	size_t bytes;
+	if (p == NULL || size == 0 || n == 0 || __builtin_mul_overflow(size, n, &bytes)) {
+		return fn(p, size, n, f);
+	}
+	if (bytes <= STDIO_CHUNK) {
+		need(p, bytes, a);
+		return fn(p, size, n, f);
+	}
+	if (!locked) {
+		return stdio_chunked(unlocked_fn, p, size, n, f, a);
+	}
+	size_t done;
+	flockfile(f);
+	pthread_cleanup_push(unlock_stream, f);
+	done = stdio_chunked(unlocked_fn, p, size, n, f, a);
+	pthread_cleanup_pop(1);
+	return done;
+}
+
+VMS_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
+{
+	return stdio_io(REAL(fread_unlocked), REAL(fread), p, size, n, f, W, true);
+}
+
+VMS_EXPORT size_t fread_unlocked(void *p, size_t size, size_t n, FILE *f)
+{
+	stdio_fn fn = REAL(fread_unlocked);
+	return stdio_io(fn, fn, p, size, n, f, W, false);
+}
+
+VMS_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
+{
+	return stdio_io((stdio_fn)REAL(fwrite_unlocked), (stdio_fn)REAL(fwrite), (void *)p,
+			size, n, f, R, true);
+}
+
+VMS_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f)
+{
+	stdio_fn fn = (stdio_fn)REAL(fwrite_unlocked);
+	return stdio_io(fn, fn, (void *)p, size, n, f, R, false);
 }
 
 /* --- sockets --- */
