@@ -9,11 +9,13 @@
 #include "shim/init.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "include/vmshim.h"
 #include "shim/signal.h"
 #include "vm/mm.h"
+#include "vm/swap.h"
 #include "os/raw.h"
 #include "util/log.h"
 #include "util/options.h"
@@ -21,6 +23,19 @@
 
 int vms_initialised;
 static int init_claimed;
+
+/* $TMPDIR, the swap file's directory when VMSHIM_SWAP_DIR is unset; copied
+ * now because the swap file is made later, inside the fault handler. */
+static void record_tmpdir(void)
+{
+	static char tmpdir[VMS_OPTION_PATH_MAX];
+	for (char **e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "TMPDIR=", 7) == 0 && strlen(*e + 7) < sizeof tmpdir) {
+			strcpy(tmpdir, *e + 7);
+			vms_swap_tmpdir = tmpdir;
+		}
+	}
+}
 
 void vms_init_slow(void)
 {
@@ -37,6 +52,7 @@ void vms_init_slow(void)
 		return;
 	}
 	vms_options_load(environ);
+	record_tmpdir();
 	if (vms_option_num(VMS_OPT_VERBOSE)) {
 		vms_options_print(2);
 	}

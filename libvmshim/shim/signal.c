@@ -190,6 +190,12 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 			si->si_code = SEGV_MAPERR;
 		} else if (r == VMS_FAULT_ACCERR) {
 			si->si_code = SEGV_ACCERR;
+		} else if (r == VMS_FAULT_HWPOISON) {
+			/* Lost contents (a failed swap read): what a memory error
+			 * gives, SIGBUS for this access. */
+			sig = SIGBUS;
+			si->si_signo = SIGBUS;
+			si->si_code = BUS_MCEERR_AR;
 		}
 		vms_count_fault(VMS_FAULT_genuine);
 	}

@@ -116,6 +116,11 @@ void vms_mm_init(void)
 	mm->end = (uintptr_t)r + size;
 	vms_limit_pages = vms_option_num(VMS_OPT_MEM_LIMIT) / VMS_PAGE_SIZE;
 	vms_stats.limit_pages = vms_limit_pages;
+	if (vms_limit_pages != 0) {
+		/* A huge page would fill 512 pages for one fault: too coarse
+		 * for a resident limit. */
+		vms_arena_hugepages_off();
+	}
 	vms_stats.arena_start = mm->base;
 	vms_stats.arena_end = mm->end;
 	vms_log(VMS_LOG_INFO, "arena %p-%p (%zu bytes), fault-around %u pages", (void *)mm->base,

@@ -46,6 +46,7 @@
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
+#include "vm/swap.h"
 
 #define MAX_ADAPTIVE_WINDOW 512u
 
@@ -103,7 +104,7 @@ static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
 	} else if (kmaps > mm->kmaps_budget) {
 		w = w < 512u ? 512u : w;
 	}
-	return w;
+	return vms_mem_window_cap(w);
 }
 
 static bool access_allowed(int prot, enum vms_access access)
@@ -161,17 +162,18 @@ static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
  * Makes the claimed runs of [start, end) present, populating those inside
  * [pop_start, pop_end): anonymous pages with the VMA's protection (zero
  * fill), file pages from the page cache, write-protected until their first
- * write (vms_hw_prot).  0, or the errno of a failed mprotect (the run's
+ * write (vms_hw_prot).  *filled counts the pages made present (they were
+ * charged by the caller).  0, or the errno of a failed mprotect (the run's
  * claims are then released).
  */
 static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
-			uintptr_t pop_end, bool write, int *pop_err)
+			uintptr_t pop_end, bool write, int *pop_err, size_t *filled)
 {
 	bool file = (vma->flags & VMS_VMA_FILE) != 0;
-	vms_pte_t base = file ? VMS_PTE_FILE : (write ? VMS_PTE_DIRTY : 0);
+	vms_pte_t base = VMS_PTE_ACCESSED | (file ? VMS_PTE_FILE : (write ? VMS_PTE_DIRTY : 0));
 	int prot = vms_hw_prot(vma, base);
 	int err = 0;
-	vms_pte_t done = VMS_PTE_PRESENT | VMS_PTE_ACCESSED | (vms_pte_t)prot | base;
+	vms_pte_t done = VMS_PTE_PRESENT | (vms_pte_t)prot | base;
 	for (uintptr_t x = start; x < end;) {
 		if (!claimed(x)) {
 			x += VMS_PAGE_SIZE;
@@ -207,30 +209,53 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 			}
 		}
 		set_run(x, run_end, done);
-		vms_gauge_add(&vms_stats.resident_pages, (int64_t)((run_end - x) / VMS_PAGE_SIZE));
+		*filled += (run_end - x) / VMS_PAGE_SIZE;
 		x = run_end;
 	}
 	return err;
 }
 
-/* Claims and fills [start, end) inside vma; kernel-mapping count kept.
- * Returns a failed mprotect's errno; *pop_err gets a failed population's. */
+/* Claims and fills [start, end) inside vma, charging the pages against the
+ * resident limit first (which may reclaim others: claimed pages are BUSY,
+ * so reclaim leaves them alone); kernel-mapping count kept.  Returns a
+ * failed mprotect's errno; *pop_err gets a failed population's. */
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 		      uintptr_t pop_end, bool write, int *pop_err)
 {
 	long before = vms_kmaps_boundaries(start, end);
-	if (claim(start, end) == 0) {
+	size_t n = claim(start, end);
+	if (n == 0) {
 		return 0;
 	}
-	int err = fill_claimed(vma, start, end, pop_start, pop_end, write, pop_err);
+	vms_mem_charge(n);
+	size_t filled = 0;
+	int err = fill_claimed(vma, start, end, pop_start, pop_end, write, pop_err, &filled);
+	vms_mem_uncharge(n - filled);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return err;
 }
 
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write)
 {
-	int pop_err = 0;
-	int err = fill_range(vma, start, end, start, end, write, &pop_err);
+	int pop_err = 0, err = 0;
+	/* Under a resident limit, in pieces the limit can hold: each piece may
+	 * push the previous ones out. */
+	uintptr_t piece = (uintptr_t)vms_mem_window_cap(1u << 30) * VMS_PAGE_SIZE;
+	for (uintptr_t x = start; x < end && err == 0;) {
+		uintptr_t stop = end - x > piece ? x + piece : end;
+		err = fill_range(vma, x, stop, x, stop, write, &pop_err);
+		/* Pages in swap come back too. */
+		for (uintptr_t y = x; y < stop && err == 0; y += VMS_PAGE_SIZE) {
+			vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, y);
+			vms_pte_t pte = pt != NULL ? vms_pte_load(pt) : 0;
+			if ((pte & (VMS_PTE_SWAPPED | VMS_PTE_BUSY)) == VMS_PTE_SWAPPED &&
+			    vms_swap_in(vma, y, pt, pte,
+					write ? VMS_ACCESS_WRITE : VMS_ACCESS_READ) == VMS_FAULT_HWPOISON) {
+				err = EIO;
+			}
+		}
+		x = stop;
+	}
 	return err != 0 ? err : pop_err;
 }
 
@@ -281,11 +306,35 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 	return VMS_FAULT_RESOLVED;
 }
 
+/* Read-ahead pages after page (claimed here, BUSY) that become accessible
+ * with it: consecutive, untouched, with the same protection to come. */
+static size_t claim_readahead_run(struct vms_vma *vma, uintptr_t page, int prot)
+{
+	size_t n = 0;
+	for (uintptr_t x = page + VMS_PAGE_SIZE; x < vma->end && n < 64; x += VMS_PAGE_SIZE) {
+		vms_pte_t *q = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t qp = q != NULL ? vms_pte_load(q) : 0;
+		if ((qp & (VMS_PTE_PRESENT | VMS_PTE_READAHEAD | VMS_PTE_BUSY)) !=
+			    (VMS_PTE_PRESENT | VMS_PTE_READAHEAD) ||
+		    vms_hw_prot(vma, (qp | VMS_PTE_ACCESSED) & ~VMS_PTE_READAHEAD) != prot ||
+		    !vms_pte_cas(q, &qp, qp | VMS_PTE_BUSY)) {
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
 /*
  * A present page whose kernel protection is below what the access needs
- * and its VMA allows: raise it.  The first write to a file page lands here:
- * a shared page becomes dirty, a private one is copied by the kernel (a
- * COW fault).
+ * and its VMA allows: raise it.  Lands here:
+ *  - the first write to a file page: a shared page becomes dirty, a
+ *    private one is copied by the kernel (a COW fault);
+ *  - the first write to a page with a copy in swap (SWAPCACHE): the copy
+ *    is stale from now on, its slot is freed;
+ *  - a touch of an inactive page (vm/reclaim.c): ACCESSED again (a minor
+ *    fault); a page read ahead of a swap-in becomes accessible with the
+ *    read-ahead pages after it (read-ahead hits).
  */
 static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pte_t *pt,
 				     enum vms_access access)
@@ -299,10 +348,14 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 	if (!vms_pte_cas(pt, &old, busy)) {
 		return VMS_FAULT_RESOLVED; /* changed under us: retry the access */
 	}
-	vms_pte_t now = old;
+	vms_pte_t now = (old | VMS_PTE_ACCESSED) & ~VMS_PTE_READAHEAD;
 	bool writing = access == VMS_ACCESS_WRITE ||
 		       (access == VMS_ACCESS_UNKNOWN && (vma->prot & PROT_WRITE));
-	if ((vma->flags & VMS_VMA_FILE) && writing && !(old & VMS_PTE_DIRTY)) {
+	if (writing && (vma->prot & PROT_WRITE) && (old & VMS_PTE_SWAPCACHE)) {
+		vms_swap_put(vms_pte_slot(old));
+		now = vms_pte_with_slot(now & ~VMS_PTE_SWAPCACHE, 0) | VMS_PTE_DIRTY;
+	}
+	if ((vma->flags & VMS_VMA_FILE) && writing && !(now & VMS_PTE_DIRTY)) {
 		now |= VMS_PTE_DIRTY;
 		if (vma->flags & VMS_VMA_SHARED) {
 			vms_gauge_add(&vms_stats.file_dirty, 1);
@@ -311,13 +364,27 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 		}
 	}
 	int prot = vms_hw_prot(vma, now);
-	long before = vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE);
-	long r = vms_raw_mprotect((void *)page, VMS_PAGE_SIZE, prot);
+	size_t ahead = 0;
+	if (old & VMS_PTE_READAHEAD) {
+		ahead = claim_readahead_run(vma, page, prot);
+		vms_count_add(&vms_stats.swap_readahead_hits, 1 + ahead);
+	} else if (!(old & VMS_PTE_ACCESSED)) {
+		vms_count_fault(VMS_FAULT_minor);
+	}
+	uintptr_t end = page + (1 + ahead) * VMS_PAGE_SIZE;
+	long before = vms_kmaps_boundaries(page, end);
+	long r = vms_raw_mprotect((void *)page, end - page, prot);
 	if (vms_raw_failed(r)) {
 		vms_fatal("cannot raise the protection of %p: errno %ld", (void *)page, -r);
 	}
-	vms_pte_store(pt, (now & ~VMS_PTE_PROT_MASK) | (vms_pte_t)prot | VMS_PTE_ACCESSED);
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + VMS_PAGE_SIZE));
+	for (uintptr_t x = page + VMS_PAGE_SIZE; x < end; x += VMS_PAGE_SIZE) {
+		vms_pte_t *q = vms_pte_lookup(&vms_mm.ptes, x);
+		vms_pte_t qp = vms_pte_load(q);
+		vms_pte_store(q, (qp & ~(VMS_PTE_PROT_MASK | VMS_PTE_READAHEAD | VMS_PTE_BUSY)) |
+					 VMS_PTE_ACCESSED | (vms_pte_t)prot);
+	}
+	vms_pte_store(pt, (now & ~(VMS_PTE_PROT_MASK | VMS_PTE_BUSY)) | (vms_pte_t)prot);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, end));
 	return VMS_FAULT_RESOLVED;
 }
 
@@ -434,8 +501,9 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 			/* Filled write-protected: the write itself is next. */
 			res = upgrade(vma, page, vms_pte_lookup(&vms_mm.ptes, page), access);
 		}
+	} else if (pte & VMS_PTE_SWAPPED) {
+		res = vms_swap_in(vma, page, pt, pte, access);
 	} else {
-		/* States later issues give meaning to (swap): not reachable yet. */
 		vms_fatal("fault at %p: unexpected PTE state %llx", (void *)addr,
 			  (unsigned long long)pte);
 	}

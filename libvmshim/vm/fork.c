@@ -21,8 +21,13 @@
  *     mapping is shared by both processes.  MADV_DONTFORK and
  *     MADV_WIPEONFORK ranges are not shared with the child, so they are not
  *     write-protected either.
- *   - Pages in swap at fork time will be shared through reference-counted
- *     swap slots (the swap issue); there is no swap yet.
+ *   - Pages in swap at fork time (SWAPPED, or present with a copy in swap:
+ *     SWAPCACHE) are shared through the swap file: the prepare handler
+ *     takes one more reference on each of their slots (vm/swap.c keeps the
+ *     counts in shared memory), and each process drops its own as its
+ *     pages die or are rewritten.  Each process evicts on its own after.
+ *   - MADV_WIPEONFORK ranges read zero in the child: it forgets their pages
+ *     (dropping its swap references) and makes them reservation again.
  *
  * Also:
  *
@@ -44,6 +49,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "os/raw.h"
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
@@ -69,6 +75,7 @@ void vms_fork_prepare(void)
 			vms_reprotect(v, v->start, v->end, mark_cow);
 		}
 	}
+	vms_swap_fork_ref();
 }
 
 void vms_fork_parent(void)
@@ -78,23 +85,34 @@ void vms_fork_parent(void)
 	}
 }
 
-/* Removes the VMAs the kernel did not copy into this child. */
+/* Removes the VMAs the kernel did not copy into this child, and empties
+ * the ranges it wiped. */
 static void drop_dontfork_vmas(void)
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	for (struct vms_vma *v = vms_vma_first(set); v != NULL;) {
 		struct vms_vma *next = vms_vma_next(v);
+		uintptr_t s = v->start, e = v->end;
 		if (v->flags & VMS_VMA_DONTFORK) {
-			uintptr_t s = v->start, e = v->end;
 			long before = vms_kmaps_boundaries(s, e);
-			vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(s, e));
+			vms_pages_release(s, e);
 			vms_vma_remove(set, v);
 			vms_vma_free(set, v);
 			if (vms_arena_reserve(s, e) != 0) {
 				vms_fatal("fork: cannot restore the reservation of [%p, %p)",
 					  (void *)s, (void *)e);
 			}
-			vms_pte_release_range(&vms_mm.ptes, s, e);
+			vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+		} else if ((v->flags & VMS_VMA_WIPEONFORK) && !(v->flags & VMS_VMA_FOREIGN)) {
+			/* The kernel gave this child empty memory there; the
+			 * mapping keeps its WIPEONFORK flag for grandchildren. */
+			long before = vms_kmaps_boundaries(s, e);
+			vms_pages_release(s, e);
+			long r = vms_raw_mprotect((void *)s, e - s, PROT_NONE);
+			if (vms_raw_failed(r)) {
+				vms_fatal("fork: cannot empty the wiped range [%p, %p): errno %ld",
+					  (void *)s, (void *)e, -r);
+			}
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 		}
 		v = next;

@@ -7,8 +7,11 @@
  *           released; FREE is allowed to discard at once);
  *   NORMAL, RANDOM, SEQUENTIAL: recorded in the VMA, they steer fault-around;
  *   POPULATE_READ, POPULATE_WRITE: make the pages present now;
- *   WILLNEED: nothing to prefetch for anonymous memory; the kernel reads
+ *   WILLNEED: pages in swap are read back (vm/reclaim.c); the kernel reads
  *           files ahead;
+ *   PAGEOUT: the present pages are evicted now (swap, or dropped when
+ *           their file or swap holds them); COLD: they are deactivated,
+ *           so reclaim takes them first; both EINVAL on locked mappings;
  *   REMOVE on private anonymous memory: EINVAL, as on Linux (on files the
  *           kernel answers: EACCES unless shared and writable);
  *   DONTFORK, WIPEONFORK, DONTDUMP, HUGEPAGE, NOHUGEPAGE, MERGEABLE and
@@ -44,12 +47,11 @@ static bool known_advice(int advice)
 static void drop_private(uintptr_t s, uintptr_t e)
 {
 	long before = vms_kmaps_boundaries(s, e);
-	vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(s, e));
 	int err = vms_arena_discard(s, e);
 	if (err != 0) {
 		vms_fatal("cannot discard [%p, %p): errno %d", (void *)s, (void *)e, err);
 	}
-	vms_pte_release_range(&vms_mm.ptes, s, e);
+	vms_pages_release(s, e);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 }
 
@@ -139,10 +141,14 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		vms_vma_merge(&vms_mm.vmas, v);
 		return 0;
 	case MADV_WILLNEED:
+		vms_willneed_range(v, s, e); /* pages in swap come back */
 		if (!(v->flags & VMS_VMA_FILE)) {
-			return 0; /* nothing to prefetch for anonymous memory yet */
+			return 0;
 		}
 		break; /* the kernel reads the file ahead */
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		return vms_pageout_range(v, s, e, advice == MADV_COLD);
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE: {
 		bool write = advice == MADV_POPULATE_WRITE;

@@ -88,17 +88,26 @@ extern struct vms_mm vms_mm;
 extern uint64_t *vms_limit_word;
 
 /*
- * The kernel protection a present page of v gets: the VMA's, except that a
- * file page stays write-protected until it is written (DIRTY), so that the
- * first write traps: a shared page becomes dirty, a private page is copied
- * (a COW fault); and a page shared with another process since fork (COW)
- * stays write-protected until its first write (vm/fork.c).
+ * The kernel protection a present page of v gets: the VMA's, except that
+ *  - an inactive page (not ACCESSED: deactivated by reclaim, or read ahead
+ *    of a swap-in) gets none, so that its next touch traps (vm/reclaim.c);
+ *  - a file page stays write-protected until it is written (DIRTY), so
+ *    that the first write traps: a shared page becomes dirty, a private
+ *    page is copied (a COW fault);
+ *  - a page shared with another process since fork (COW) stays
+ *    write-protected until its first write (vm/fork.c);
+ *  - a page with a copy in swap (SWAPCACHE) stays write-protected until
+ *    its first write, which frees the copy.
  */
 static inline int vms_hw_prot(const struct vms_vma *v, vms_pte_t pte)
 {
 	int prot = v->prot & (int)VMS_PTE_PROT_MASK;
+	if (!(pte & VMS_PTE_ACCESSED)) {
+		return 0;
+	}
 	if ((prot & 0x2) &&
-	    (((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) || (pte & VMS_PTE_COW))) {
+	    (((v->flags & VMS_VMA_FILE) && !(pte & VMS_PTE_DIRTY)) ||
+	     (pte & (VMS_PTE_COW | VMS_PTE_SWAPCACHE)))) {
 		/* Without PROT_WRITE; a write-only page is readable (x86, arm64
 		 * page tables), so it stays readable. */
 		prot = (prot & ~0x2) | 0x1;
@@ -226,6 +235,9 @@ enum vms_fault_result {
 	VMS_FAULT_MAPERR,    /* genuine: no mapping (SEGV_MAPERR) */
 	VMS_FAULT_ACCERR,    /* genuine: protection (SEGV_ACCERR) */
 	VMS_FAULT_NOT_OURS,  /* outside the arena */
+	VMS_FAULT_HWPOISON,  /* the page's contents are lost for now (a failed
+			      * swap read): SIGBUS, BUS_MCEERR_AR, like a
+			      * memory error */
 };
 /* Resolves a fault at addr; async-signal-safe, takes the map lock for reading. */
 enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
@@ -241,5 +253,28 @@ void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
  * Map lock held (either mode).  0, or the errno of the population
  * (EFAULT past the end of a file), which only MADV_POPULATE_* reports. */
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
+
+/* vm/reclaim.c: the resident limit (see there).  Map lock held (either
+ * mode), every signal blocked. */
+/* Charges n pages about to become present, reclaiming first when the
+ * limit needs it (never fails: an overshoot is counted). */
+void vms_mem_charge(size_t n);
+void vms_mem_uncharge(size_t n);
+/* The largest power of two <= w that fits the limit's fault blocks. */
+unsigned vms_mem_window_cap(unsigned w);
+/* A fault on a SWAPPED page (pte as loaded from pt). */
+enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *pt, vms_pte_t pte,
+				  enum vms_access access);
+/* MADV_PAGEOUT (cold false) or MADV_COLD on [s, e) of v: 0 or EINVAL
+ * (locked mappings, as Linux). */
+int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold);
+/* MADV_WILLNEED: swaps in the swapped pages of [s, e) of v. */
+void vms_willneed_range(struct vms_vma *v, uintptr_t s, uintptr_t e);
+/* The pages of [s, e) are gone for good (unmap, discard, a child's
+ * DONTFORK or WIPEONFORK range): uncharges the present ones, drops their
+ * swap references and releases the PTEs.  Map lock held for writing. */
+void vms_pages_release(uintptr_t s, uintptr_t e);
+/* Before fork: one more reference on every swap slot the child inherits. */
+void vms_swap_fork_ref(void);
 
 #endif

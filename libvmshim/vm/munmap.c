@@ -37,13 +37,8 @@ static int unmap_locked(uintptr_t start, uintptr_t end, bool kernel_too)
 		return ENOMEM;
 	}
 	long before = vms_kmaps_boundaries(start, end);
-	uintptr_t lo = 0, hi = 0;
 	for (v = vms_vma_first_in(set, start, end); v != NULL && v->start < end;) {
 		struct vms_vma *next = vms_vma_next(v);
-		lo = lo == 0 ? v->start : lo;
-		hi = v->end;
-		vms_gauge_add(&vms_stats.resident_pages,
-			      -(int64_t)vms_present_pages(v->start, v->end));
 		int err = 0;
 		if (kernel_too && (v->flags & VMS_VMA_LOCKED)) {
 			vms_raw_munlock((void *)v->start, v->end - v->start);
@@ -65,11 +60,11 @@ static int unmap_locked(uintptr_t start, uintptr_t end, bool kernel_too)
 			vms_fatal("cannot return [%p, %p) to the arena: errno %d",
 				  (void *)v->start, (void *)v->end, err);
 		}
+		vms_pages_release(v->start, v->end);
 		vms_vma_remove(set, v);
 		vms_vma_free(set, v);
 		v = next;
 	}
-	vms_pte_release_range(&vms_mm.ptes, lo, hi);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_vmas_gauge_sync();
 	return 0;

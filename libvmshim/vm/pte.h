@@ -18,7 +18,8 @@
  *   bit  9     BUSY       a fault or an eviction owns this page right now
  *   bit  10    FILE       contents come from the VMA's file
  *   bit  11    SWAPCACHE  present and an identical copy is in slot SLOT
- *   bits 12-15 reserved
+ *   bit  12    READAHEAD  read ahead of a swap-in, not touched yet
+ *   bits 13-15 reserved
  *   bits 16-63 SLOT       swap slot number (SWAPPED or SWAPCACHE)
  *
  * Concurrency: lookups and vms_pte_ensure() are lock-free and safe from
@@ -47,6 +48,7 @@ typedef uint64_t vms_pte_t;
 #define VMS_PTE_BUSY       (1ULL << 9)
 #define VMS_PTE_FILE       (1ULL << 10)
 #define VMS_PTE_SWAPCACHE  (1ULL << 11)
+#define VMS_PTE_READAHEAD  (1ULL << 12)
 #define VMS_PTE_SLOT_SHIFT 16
 #define VMS_PTE_SLOT_MAX   ((1ULL << 48) - 1)
 
