@@ -236,8 +236,16 @@ static size_t stdio_chunked(stdio_fn fn, void *p, size_t size, size_t n, FILE *f
 	while (done < n) {
 		size_t k = n - done < per ? n - done : per;
 		uintptr_t at = (uintptr_t)p + done * size;
+		/* Pinned (vm/pin.c) so reclaim leaves the chunk present until
+		 * the kernel is done; made present twice, since a page swapped
+		 * back in may still need its write access (COW) in a second step. */
+		int pin = vms_pin_begin(at, k * size);
+		need_at(at, k * size, a);
 		need_at(at, k * size, a);
 		size_t got = fn((void *)at, size, k, f);
+		if (pin >= 0) {
+			vms_pin_end(pin);
+		}
 		done += got;
 		if (got < k) {
 			break;
@@ -261,8 +269,7 @@ static size_t stdio_io(stdio_fn unlocked_fn, stdio_fn fn, void *p, size_t size, 
 		return fn(p, size, n, f);
 	}
 	if (bytes <= STDIO_CHUNK) {
-		need(p, bytes, a);
-		return fn(p, size, n, f);
+		return stdio_chunked(fn, p, size, n, f, a);
 	}
 	if (!locked) {
 		return stdio_chunked(unlocked_fn, p, size, n, f, a);
