@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "util/options.h"
+#include "vmshim_live.h"
 
 #ifndef VMS_LIBDIR
 #error "VMS_LIBDIR (the installed library directory) must be defined by the build"
@@ -71,6 +72,10 @@ static const struct launcher_opt launcher_opts[] = {
 	{ "stats", NULL, VMS_OPT_STATS, "1", 0 },
 	{ "stats-file", "PATH", VMS_OPT_STATS_FILE, NULL, LOPT_PATTERN },
 	{ "maps-file", "PATH", VMS_OPT_MAPS_FILE, NULL, LOPT_PATTERN },
+	{ "maps", NULL, VMS_OPT_MAPS, "1", 0 },
+	{ "trace", "FILE", VMS_OPT_TRACE, NULL, LOPT_PATTERN },
+	{ "no-live", NULL, VMS_OPT_LIVE, "0", 0 },
+	{ "live-dir", "DIR", VMS_OPT_LIVE_DIR, NULL, 0 },
 };
 
 #define N_LAUNCHER_OPTS (sizeof launcher_opts / sizeof launcher_opts[0])
@@ -313,6 +318,8 @@ static void print_help(void)
 	char left[64];
 
 	printf("usage: vmshim [OPTION...] [--] PROGRAM [ARGS...]\n"
+	       "       vmshim stat [--json] PID | top [-d SECONDS] [-n COUNT] |\n"
+	       "              limit [--now] PID SIZE | maps PID\n"
 	       "       vmshim --help | --version\n"
 	       "\n"
 	       "Runs PROGRAM with libvmshim preloaded (LD_PRELOAD): its memory calls and\n"
@@ -320,6 +327,14 @@ static void print_help(void)
 	       "The options set the VMSHIM_* variables below; PROGRAM's exit status is\n"
 	       "vmshim's.  Options are accepted as --opt VALUE or --opt=VALUE, and end\n"
 	       "at \"--\" or at the first argument that does not start with '-'.\n"
+	       "\n"
+	       "Commands on running processes (of this user, under the shim):\n"
+	       "  stat [--json] PID    print PID's statistics once (table, or JSON)\n"
+	       "  top [-d S] [-n N]    refresh a table of every process under the shim\n"
+	       "  limit [--now] PID SIZE  change PID's resident limit (0: none); --now\n"
+	       "                       reclaims down to it at once\n"
+	       "  maps PID             print PID's emulated address space\n"
+	       "To run a program named like a command: vmshim -- NAME.\n"
 	       "\n"
 	       "Options:\n");
 	for (size_t i = 0; i < N_LAUNCHER_OPTS; i++) {
@@ -391,6 +406,16 @@ int main(int argc, char **argv)
 	int i;
 	char *lib;
 
+	/* vmshim stat|top|limit|maps ...: commands on running processes
+	 * (a program of one of those names runs with "vmshim -- NAME"). */
+	if (argc > 1) {
+		int status = vms_live_command(argc - 1, argv + 1);
+		if (status >= 0) {
+			if (fflush(stdout) != 0 || ferror(stdout))
+				die(2, "cannot write to standard output: %s", strerror(errno));
+			return status;
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *name, *eq, *value;

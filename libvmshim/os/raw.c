@@ -116,6 +116,7 @@ long vms_raw_pwrite(int fd, const void *buf, size_t n, off_t off)
 	return SC4(SYS_pwrite64, fd, buf, n, off);
 }
 long vms_raw_unlink(const char *path) { return SC3(SYS_unlinkat, -100 /* AT_FDCWD */, path, 0); }
+long vms_raw_mkdir(const char *path, int mode) { return SC3(SYS_mkdirat, -100 /* AT_FDCWD */, path, mode); }
 long vms_raw_ftruncate(int fd, off_t len) { return SC2(SYS_ftruncate, fd, len); }
 long vms_raw_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
 {

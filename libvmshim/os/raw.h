@@ -48,6 +48,7 @@ long vms_raw_close(int fd);
 long vms_raw_pread(int fd, void *buf, size_t n, off_t off);
 long vms_raw_pwrite(int fd, const void *buf, size_t n, off_t off);
 long vms_raw_unlink(const char *path);
+long vms_raw_mkdir(const char *path, int mode);
 long vms_raw_ftruncate(int fd, off_t len);
 /* sync_file_range(2): starts (or waits for) writeback of a file range. */
 long vms_raw_sync_file_range(int fd, off_t off, off_t n, unsigned int flags);

@@ -19,10 +19,23 @@
 #include "os/raw.h"
 #include "util/log.h"
 #include "util/options.h"
+#include "util/live.h"
 #include "util/stats.h"
+#include "util/trace.h"
 
 int vms_initialised;
 static int init_claimed;
+
+static void observe_fork_prepare(void)
+{
+	vms_live_fork_prepare();
+}
+
+static void observe_fork_child(void)
+{
+	vms_live_fork_child();
+	vms_trace_fork_child();
+}
 
 /* $TMPDIR, the swap file's directory when VMSHIM_SWAP_DIR is unset; copied
  * now because the swap file is made later, inside the fault handler. */
@@ -59,9 +72,18 @@ void vms_init_slow(void)
 	vms_stats_init();
 	vms_signals_init();
 	vms_mm_init();
+	/* The counters move into the live segment; the limit word with them,
+	 * so that `vmshim limit` changes what reclaim reads. */
+	vms_live_init();
+	__atomic_store_n(&vms_limit_word, &vms_stats.limit_pages, __ATOMIC_RELEASE);
+	vms_trace_init();
 	__atomic_store_n(&vms_initialised, 1, __ATOMIC_RELEASE);
 	/* After initialisation: pthread_atfork may allocate.  Registered first,
-	 * these child handlers run before any other library's. */
+	 * these child handlers run before any other library's (the observe
+	 * ones first of all: the child must stop counting into its parent's
+	 * segment before anything counts); prepare handlers run in the reverse
+	 * order, so the counters are snapshot with the map lock held. */
+	pthread_atfork(observe_fork_prepare, NULL, observe_fork_child);
 	pthread_atfork(NULL, NULL, vms_signals_fork_child);
 	pthread_atfork(vms_fork_prepare, vms_fork_parent, vms_fork_child);
 }
@@ -86,6 +108,8 @@ static void report_at_exit(void)
 	}
 	vms_stats_report_at_exit();
 	vms_maps_report_at_exit();
+	vms_trace_exit();
+	vms_live_exit();
 }
 
 __attribute__((destructor)) static void vms_destructor(void)

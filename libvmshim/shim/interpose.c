@@ -118,26 +118,33 @@ static int range_call(void *addr, size_t len, int arg, int (*inside)(void *, siz
 }
 
 static void *do_mmap(enum vms_call_id id, void *addr, size_t len, int prot, int flags, int fd,
-		     off_t off)
+		     off_t off, const void *caller)
 {
 	vms_ensure_init();
 	vms_count_call(id);
 	void *out;
+	vms_mmap_caller = (uintptr_t)caller;
 	int r = vm_mmap(addr, len, prot, flags, fd, off, &out);
+	vms_mmap_caller = 0;
 	if (r == VMS_PASSTHROUGH) {
 		return map_result(vms_raw_mmap(addr, len, prot, flags, fd, off));
+	}
+	if (r == 0) {
+		/* Attribution: who made this mapping (util/trace.h). */
+		vms_trace_caller(VMS_TRACE_MAP, (uintptr_t)out, len, caller);
 	}
 	return r != 0 ? (errno = r, MAP_FAILED) : out;
 }
 
 VMS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return do_mmap(VMS_CALL_mmap, addr, len, prot, flags, fd, off);
+	return do_mmap(VMS_CALL_mmap, addr, len, prot, flags, fd, off, __builtin_return_address(0));
 }
 
 VMS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return do_mmap(VMS_CALL_mmap64, addr, len, prot, flags, fd, off);
+	return do_mmap(VMS_CALL_mmap64, addr, len, prot, flags, fd, off,
+		       __builtin_return_address(0));
 }
 
 VMS_EXPORT int munmap(void *addr, size_t len)
@@ -145,6 +152,9 @@ VMS_EXPORT int munmap(void *addr, size_t len)
 	vms_ensure_init();
 	vms_count_call(VMS_CALL_munmap);
 	int r = vm_munmap(addr, len);
+	if (r == 0) {
+		vms_trace_caller(VMS_TRACE_UNMAP, (uintptr_t)addr, len, NULL);
+	}
 	if (r == VMS_PASSTHROUGH && ((uintptr_t)addr & 4095) == 0) {
 		r = split_at_arena((uintptr_t)addr, (len + 4095) & ~(size_t)4095, vm_munmap3,
 				   raw_munmap3, 0);

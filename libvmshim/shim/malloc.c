@@ -5,7 +5,9 @@
  * sees half an allocator.  Each one reads the thread's heap, counts the
  * call (per thread: alloc/alloc.h), and hands over to the allocator
  * (alloc/), which gives glibc's semantics, errno included.  No allocator
- * logic lives here.
+ * logic lives here.  Blocks of VMS_TRACE_ALLOC_MIN bytes and more are
+ * traced with their caller when a trace is recorded (util/trace.h): one
+ * compare of the size on the fast path.
  *
  * Allocating calls make sure the shim is initialised (one load on the fast
  * path), so that the allocator's first region lands in the arena; the
@@ -20,26 +22,36 @@
 
 #include "alloc/alloc.h"
 #include "shim/init.h"
+#include "util/trace.h"
+
+/* Attribution of big blocks to their call site. */
+static inline void *traced(void *p, size_t size, const void *caller)
+{
+	if (vms_unlikely(size >= VMS_TRACE_ALLOC_MIN) && p != NULL) {
+		vms_trace_caller(VMS_TRACE_ALLOC, (uintptr_t)p, size, caller);
+	}
+	return p;
+}
 
 /* A thread's first malloc (it has no heap yet): the first of the process
  * also initialises the shim.  Kept out of line so that malloc's fast path
  * saves no register and tests one pointer. */
-static __attribute__((noinline)) void *malloc_first(size_t size)
+static __attribute__((noinline)) void *malloc_first(size_t size, const void *caller)
 {
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc);
-	return vms_malloc(h, size);
+	return traced(vms_malloc(h, size), size, caller);
 }
 
 VMS_EXPORT void *malloc(size_t size)
 {
 	struct vms_heap *h = vms_tls_heap;
 	if (vms_unlikely(h == &vms_empty_heap)) {
-		return malloc_first(size);
+		return malloc_first(size, __builtin_return_address(0));
 	}
 	vms_bump(&h->calls[VMS_AC_malloc]);
-	return vms_malloc(h, size);
+	return traced(vms_malloc(h, size), size, __builtin_return_address(0));
 }
 
 VMS_EXPORT void free(void *ptr)
@@ -55,7 +67,9 @@ VMS_EXPORT void *calloc(size_t n, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_calloc);
-	return vms_calloc(h, n, size);
+	size_t bytes;
+	return traced(vms_calloc(h, n, size), __builtin_mul_overflow(n, size, &bytes) ? 0 : bytes,
+		      __builtin_return_address(0));
 }
 
 VMS_EXPORT void *realloc(void *ptr, size_t size)
@@ -63,7 +77,7 @@ VMS_EXPORT void *realloc(void *ptr, size_t size)
 	vms_ensure_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_realloc);
-	return vms_realloc(h, ptr, size);
+	return traced(vms_realloc(h, ptr, size), size, __builtin_return_address(0));
 }
 
 VMS_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)

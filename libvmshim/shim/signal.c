@@ -38,6 +38,8 @@
 #include "shim/init.h"
 #include "util/log.h"
 #include "util/stats.h"
+#include "util/live.h"
+#include "util/trace.h"
 #include "vm/mm.h"
 
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
@@ -119,6 +121,10 @@ static enum vms_access access_of(const ucontext_t *uc)
 /* Kills the process with sig, as the default action would. */
 static void die(int sig, siginfo_t *si, ucontext_t *uc)
 {
+	/* The process ends here: its trace is completed and its live segment
+	 * removed, as at exit (both async-signal-safe). */
+	vms_trace_exit();
+	vms_live_exit();
 	struct vms_ksigaction dfl = { 0 };
 	vms_raw_rt_sigaction(sig, &dfl, NULL);
 	set_mask64(&uc->uc_sigmask, mask64(&uc->uc_sigmask) & ~BIT(sig));
@@ -198,6 +204,11 @@ static void shim_handler(int sig, siginfo_t *si, void *ucv)
 			si->si_code = BUS_MCEERR_AR;
 		}
 		vms_count_fault(VMS_FAULT_genuine);
+		vms_trace_event(VMS_TRACE_GENUINE, (uintptr_t)si->si_addr, 1);
+	} else if (sig == SIGSEGV && si->si_code == SI_QUEUE && vms_live_serve_request(si)) {
+		/* `vmshim maps` or `vmshim limit` asked (util/live.h). */
+		errno = saved_errno;
+		return;
 	}
 	deliver(sig, si, uc);
 	errno = saved_errno;

@@ -20,11 +20,16 @@ enum vms_option_id {
 	VMS_OPT_MEM_LIMIT,   /* bytes; 0 = no limit */
 	VMS_OPT_SWAP_DIR,    /* path */
 	VMS_OPT_SWAP_MAX,    /* bytes: the swap file never grows past it */
+	VMS_OPT_SWAP_DIRECT, /* 0/1: swap I/O bypasses the page cache (O_DIRECT) */
 	VMS_OPT_ARENA_SIZE,  /* bytes */
 	VMS_OPT_FAULT_AROUND,/* pages per fault-in block, power of two */
 	VMS_OPT_STATS,       /* 0/1: human table on stderr at exit */
 	VMS_OPT_STATS_FILE,  /* path, %p = pid: JSON at exit */
 	VMS_OPT_MAPS_FILE,   /* path, %p = pid: the emulated maps view at exit */
+	VMS_OPT_MAPS,        /* 0/1: the maps view on stderr at exit */
+	VMS_OPT_TRACE,       /* path, %p = pid: binary fault/eviction trace */
+	VMS_OPT_LIVE,        /* 0/1: publish the live segment (util/live.h) */
+	VMS_OPT_LIVE_DIR,    /* path: where live segments go */
 	VMS_OPT_LOG,         /* error, warn, info, debug */
 	VMS_OPT_VERBOSE,     /* 0/1: print the option table at start */
 	VMS_OPT_COUNT

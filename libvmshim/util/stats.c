@@ -103,10 +103,14 @@ struct sink {
 
 size_t vms_stats_format_json(char *buf, size_t cap)
 {
-	struct sink s = { buf, cap, 0 };
-	const struct vms_stats *st = &vms_stats;
 	collect();
-	SINK(&s, "{\"version\": 1, \"pid\": %ld, \"calls\": {", vms_raw_getpid());
+	return vms_stats_format_json_of(&vms_stats, vms_raw_getpid(), buf, cap);
+}
+
+size_t vms_stats_format_json_of(const struct vms_stats *st, long pid, char *buf, size_t cap)
+{
+	struct sink s = { buf, cap, 0 };
+	SINK(&s, "{\"version\": 1, \"pid\": %ld, \"calls\": {", pid);
 	for (int i = 0; i < VMS_CALL_COUNT; i++) {
 		SINK(&s, "%s\"%s\": %llu", i ? ", " : "", call_names[i],
 		     (unsigned long long)load(&st->calls[i]));
@@ -138,7 +142,7 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 	SINK(&s, "}");
 	SINK(&s, ", \"resident\": {\"pages\": %lld, \"peak_pages\": %lld, \"limit_pages\": %llu}",
 	     (long long)vms_gauge_now(&st->resident_pages),
-	     (long long)load_peak(&st->resident_pages), (unsigned long long)st->limit_pages);
+	     (long long)load_peak(&st->resident_pages), (unsigned long long)load(&st->limit_pages));
 	SINK(&s, ", \"vmas\": {\"count\": %lld, \"peak\": %lld}",
 	     (long long)vms_gauge_now(&st->vmas), (long long)load_peak(&st->vmas));
 	SINK(&s, ", \"kernel\": {\"mappings\": %lld, \"mappings_peak\": %lld}",
@@ -152,7 +156,8 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
 	size_t (*alloc_json)(char *, size_t) =
 		__atomic_load_n(&vms_stats_alloc_json_hook, __ATOMIC_ACQUIRE);
-	if (alloc_json != NULL && s.len + 3 < s.cap) {
+	/* The allocator's section describes this process only. */
+	if (st == &vms_stats && alloc_json != NULL && s.len + 3 < s.cap) {
 		SINK(&s, ", ");
 		s.len += alloc_json(s.buf + s.len, s.cap - s.len);
 	}
@@ -162,10 +167,15 @@ size_t vms_stats_format_json(char *buf, size_t cap)
 
 size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 {
-	struct sink s = { buf, cap, 0 };
-	const struct vms_stats *st = &vms_stats;
 	collect();
-	SINK(&s, "libvmshim statistics: %s (pid %ld)\n", title, vms_raw_getpid());
+	return vms_stats_format_table_of(&vms_stats, vms_raw_getpid(), title, buf, cap);
+}
+
+size_t vms_stats_format_table_of(const struct vms_stats *st, long pid, const char *title,
+				 char *buf, size_t cap)
+{
+	struct sink s = { buf, cap, 0 };
+	SINK(&s, "libvmshim statistics: %s (pid %ld)\n", title, pid);
 	SINK(&s, "  calls:");
 	int shown = 0;
 	for (int i = 0; i < VMS_CALL_COUNT; i++) {
@@ -184,7 +194,7 @@ size_t vms_stats_format_table(char *buf, size_t cap, const char *title)
 	}
 	SINK(&s, "\n  resident pages: %lld (peak %lld, limit %llu)\n",
 	     (long long)vms_gauge_now(&st->resident_pages),
-	     (long long)load_peak(&st->resident_pages), (unsigned long long)st->limit_pages);
+	     (long long)load_peak(&st->resident_pages), (unsigned long long)load(&st->limit_pages));
 	SINK(&s, "  swap: out=%llu in=%llu slots=%lld (peak %lld) clusters out=%llu in=%llu\n",
 	     (unsigned long long)load(&st->swap_out_pages),
 	     (unsigned long long)load(&st->swap_in_pages), (long long)vms_gauge_now(&st->swap_slots),
@@ -259,9 +269,14 @@ static void program_name(char *buf, size_t cap)
 
 static int table_fd = 2;
 
+int vms_stats_table_fd(void)
+{
+	return table_fd;
+}
+
 void vms_stats_init(void)
 {
-	if (vms_option_num(VMS_OPT_STATS)) {
+	if (vms_option_num(VMS_OPT_STATS) || vms_option_num(VMS_OPT_MAPS)) {
 		long fd = vms_raw_dup_cloexec(2, 100);
 		if (!vms_raw_failed(fd)) {
 			table_fd = (int)fd;

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "util/options.h"
+#include "util/trace.h" /* the trace hooks sit next to the counters */
 
 /* Every interposed call, in report order. */
 #define VMS_CALL_LIST(X)                                                      \
@@ -79,7 +80,12 @@ struct vms_gauge {
 	int64_t peak;
 };
 
-struct vms_stats {
+/*
+ * Page aligned and a whole number of pages: util/live.c maps the shared
+ * segment over it, so that the counters the fault handler updates are
+ * the ones other processes read, at no cost to the fault path.
+ */
+struct __attribute__((aligned(4096))) vms_stats {
 	uint64_t calls[VMS_CALL_COUNT];
 	uint64_t faults[VMS_FAULT_COUNT];
 	uint64_t evictions[VMS_EVICT_COUNT];
@@ -94,7 +100,8 @@ struct vms_stats {
 	uint64_t overshoot_pages;        /* pages filled above the limit: nothing evictable */
 	struct vms_gauge swap_slots;
 	struct vms_gauge resident_pages;
-	uint64_t limit_pages;
+	uint64_t limit_pages;            /* (a) the limit reclaim reads (vms_limit_word
+					  * points here), writable by `vmshim limit` */
 	struct vms_gauge vmas;
 	struct vms_gauge kernel_mappings;
 	struct vms_gauge file_dirty;     /* shared file pages written, not yet synced */
@@ -147,6 +154,14 @@ const char *vms_evict_name(enum vms_evict_id id);
 /* Renderings; each returns the length written into buf (truncated). */
 size_t vms_stats_format_json(char *buf, size_t cap);
 size_t vms_stats_format_table(char *buf, size_t cap, const char *title);
+/* The same for another copy of the counters (`vmshim stat PID`): no
+ * collection, no allocator section. */
+size_t vms_stats_format_json_of(const struct vms_stats *st, long pid, char *buf, size_t cap);
+size_t vms_stats_format_table_of(const struct vms_stats *st, long pid, const char *title,
+				 char *buf, size_t cap);
+/* The descriptor the table goes to: a private duplicate of stderr when
+ * VMSHIM_STATS or VMSHIM_MAPS asks for output there, else 2. */
+int vms_stats_table_fd(void);
 
 /* Keeps a private duplicate of stderr for the table (programs such as
  * coreutils close stderr before they exit).  Call once options are loaded. */

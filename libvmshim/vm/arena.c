@@ -251,13 +251,85 @@ long vms_kmaps_boundaries(uintptr_t start, uintptr_t end)
 	return n;
 }
 
+static void resync_locked(void);
+
 void vms_kmaps_adjust(long before, long after)
 {
 	long delta = after - before;
 	if (delta != 0) {
-		__atomic_fetch_add(&vms_mm.kmaps, delta, __ATOMIC_RELAXED);
+		long now = __atomic_add_fetch(&vms_mm.kmaps, delta, __ATOMIC_RELAXED);
 		vms_gauge_add(&vms_stats.kernel_mappings, delta);
+		if (now < 1) {
+			resync_locked(); /* callers hold the kmaps lock or are alone */
+		}
 	}
+}
+
+static int kmaps_lock_word;
+
+void vms_kmaps_lock(void)
+{
+	unsigned spins = 0;
+	int zero = 0;
+	while (!__atomic_compare_exchange_n(&kmaps_lock_word, &zero, 1, 0, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		zero = 0;
+		if (++spins % 32 == 0) {
+			vms_raw_sched_yield();
+		} else {
+			vms_cpu_relax();
+		}
+	}
+}
+
+void vms_kmaps_unlock(void) { __atomic_store_n(&kmaps_lock_word, 0, __ATOMIC_RELEASE); }
+
+/*
+ * The count is exact while one thread changes a range at a time: the map
+ * lock's writers are alone, and the paths that run under its read side
+ * (faults, reclaim) hold the kernel-mapping lock from counting the
+ * boundaries before a protection change to counting them after.  As a
+ * safety net, where a drift would matter (near the budget, where fault
+ * blocks widen, or below one) the count is set again from /proc/self/maps,
+ * under the lock (its static buffer too).  Async-signal-safe: raw calls, a static buffer
+ * owned by one thread at a time (the others keep the count they have).
+ */
+static void resync_locked(void)
+{
+	static char buf[65536];
+	long fd = vms_raw_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (!vms_raw_failed(fd)) {
+		/* Each line starts with its hexadecimal start address, then '-'. */
+		long count = 0, n;
+		uintptr_t addr = 0;
+		bool in_addr = true;
+		while ((n = vms_raw_read((int)fd, buf, sizeof buf)) > 0) {
+			for (long i = 0; i < n; i++) {
+				char c = buf[i];
+				if (c == '\n') {
+					in_addr = true;
+					addr = 0;
+				} else if (in_addr && c == '-') {
+					count += addr >= vms_mm.base && addr < vms_mm.end;
+					in_addr = false;
+				} else if (in_addr) {
+					addr = addr << 4 | (uintptr_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+				}
+			}
+		}
+		vms_raw_close((int)fd);
+		if (count > 0) {
+			long old = __atomic_exchange_n(&vms_mm.kmaps, count, __ATOMIC_RELAXED);
+			vms_gauge_add(&vms_stats.kernel_mappings, count - old);
+		}
+	}
+}
+
+void vms_kmaps_resync(void)
+{
+	vms_kmaps_lock();
+	resync_locked();
+	vms_kmaps_unlock();
 }
 
 /* Pages of [start, end) whose PTE has all of the bits in mask. */

@@ -56,6 +56,8 @@ static __thread unsigned seq_window __attribute__((tls_model("initial-exec")));
 /* Consecutive faults at one page the table says is accessible. */
 static __thread uintptr_t spurious_page __attribute__((tls_model("initial-exec")));
 static __thread unsigned spurious_count __attribute__((tls_model("initial-exec")));
+/* Faults since this thread last checked the kernel-mapping count. */
+static __thread unsigned since_resync __attribute__((tls_model("initial-exec")));
 
 #define SPURIOUS_LIMIT 10000u
 
@@ -97,6 +99,13 @@ static unsigned window_for(const struct vms_vma *vma, uintptr_t page)
 	}
 	seq_window = w;
 	long kmaps = __atomic_load_n(&mm->kmaps, __ATOMIC_RELAXED);
+	if (kmaps > mm->kmaps_budget) {
+		/* Widening costs: first make sure the count has not drifted. */
+		if (since_resync++ % 4096 == 0) {
+			vms_kmaps_resync();
+			kmaps = __atomic_load_n(&mm->kmaps, __ATOMIC_RELAXED);
+		}
+	}
 	if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 2) {
 		w = w < 131072u ? 131072u : w;
 	} else if (kmaps > mm->kmaps_budget + mm->kmaps_budget / 4) {
@@ -158,6 +167,9 @@ static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
 	}
 }
 
+/* Runs handled per round of fill_claimed. */
+#define FILL_RUNS 64
+
 /*
  * Makes the claimed runs of [start, end) present, populating those inside
  * [pop_start, pop_end): anonymous pages with the VMA's protection (zero
@@ -165,6 +177,11 @@ static void set_run(uintptr_t start, uintptr_t end, vms_pte_t value)
  * write (vms_hw_prot).  *filled counts the pages made present (they were
  * charged by the caller).  0, or the errno of a failed mprotect (the run's
  * claims are then released).
+ *
+ * In rounds of up to FILL_RUNS runs: the protection changes happen under
+ * the kernel-mapping lock (the count must see them one at a time), the
+ * populations after it, with the pages still BUSY, so that threads
+ * populate in parallel as the kernel allows.
  */
 static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 			uintptr_t pop_end, bool write, int *pop_err, size_t *filled)
@@ -174,55 +191,64 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 	int prot = vms_hw_prot(vma, base);
 	int err = 0;
 	vms_pte_t done = VMS_PTE_PRESENT | (vms_pte_t)prot | base;
+	uintptr_t runs[FILL_RUNS][2];
 	for (uintptr_t x = start; x < end;) {
-		if (!claimed(x)) {
-			x += VMS_PAGE_SIZE;
-			continue;
-		}
-		uintptr_t run_end = x + VMS_PAGE_SIZE;
-		while (run_end < end && claimed(run_end)) {
-			run_end += VMS_PAGE_SIZE;
-		}
-		if (err != 0) {
-			set_run(x, run_end, 0);
-			x = run_end;
-			continue;
-		}
-		long r = vms_raw_mprotect((void *)x, run_end - x, prot);
-		if (vms_raw_failed(r)) {
-			err = (int)-r;
-			set_run(x, run_end, 0);
-			x = run_end;
-			continue;
-		}
-		uintptr_t ps = x > pop_start ? x : pop_start;
-		uintptr_t pe = run_end < pop_end ? run_end : pop_end;
-		if (ps < pe) {
-			/* A page left unpopulated is filled by the kernel on first
-			 * access, natively; the error (EFAULT past the end of a file)
-			 * matters only to MADV_POPULATE_*. */
-			long p = vms_raw_madvise((void *)ps, pe - ps,
-						 write && (prot & PROT_WRITE) ? MADV_POPULATE_WRITE
-									      : MADV_POPULATE_READ);
-			if (vms_raw_failed(p) && *pop_err == 0) {
-				*pop_err = (int)-p;
+		size_t n = 0;
+		vms_kmaps_lock();
+		uintptr_t round_start = x;
+		long before = vms_kmaps_boundaries(round_start, end);
+		while (x < end && n < FILL_RUNS) {
+			if (!claimed(x)) {
+				x += VMS_PAGE_SIZE;
+				continue;
 			}
+			uintptr_t run_end = x + VMS_PAGE_SIZE;
+			while (run_end < end && claimed(run_end)) {
+				run_end += VMS_PAGE_SIZE;
+			}
+			long r = err != 0 ? -err : vms_raw_mprotect((void *)x, run_end - x, prot);
+			if (vms_raw_failed(r)) {
+				err = (int)-r;
+				set_run(x, run_end, 0);
+			} else {
+				set_run(x, run_end, done | VMS_PTE_BUSY);
+				runs[n][0] = x;
+				runs[n][1] = run_end;
+				n++;
+			}
+			x = run_end;
 		}
-		set_run(x, run_end, done);
-		*filled += (run_end - x) / VMS_PAGE_SIZE;
-		x = run_end;
+		vms_kmaps_adjust(before, vms_kmaps_boundaries(round_start, end));
+		vms_kmaps_unlock();
+		for (size_t i = 0; i < n; i++) {
+			uintptr_t ps = runs[i][0] > pop_start ? runs[i][0] : pop_start;
+			uintptr_t pe = runs[i][1] < pop_end ? runs[i][1] : pop_end;
+			if (ps < pe) {
+				/* A page left unpopulated is filled by the kernel on
+				 * first access, natively; the error (EFAULT past the
+				 * end of a file) matters only to MADV_POPULATE_*. */
+				long p = vms_raw_madvise((void *)ps, pe - ps,
+							 write && (prot & PROT_WRITE)
+								 ? MADV_POPULATE_WRITE
+								 : MADV_POPULATE_READ);
+				if (vms_raw_failed(p) && *pop_err == 0) {
+					*pop_err = (int)-p;
+				}
+			}
+			set_run(runs[i][0], runs[i][1], done);
+			*filled += (runs[i][1] - runs[i][0]) / VMS_PAGE_SIZE;
+		}
 	}
 	return err;
 }
 
 /* Claims and fills [start, end) inside vma, charging the pages against the
  * resident limit first (which may reclaim others: claimed pages are BUSY,
- * so reclaim leaves them alone); kernel-mapping count kept.  Returns a
- * failed mprotect's errno; *pop_err gets a failed population's. */
+ * so reclaim leaves them alone).  Returns a failed mprotect's errno;
+ * *pop_err gets a failed population's. */
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 		      uintptr_t pop_end, bool write, int *pop_err)
 {
-	long before = vms_kmaps_boundaries(start, end);
 	size_t n = claim(start, end);
 	if (n == 0) {
 		return 0;
@@ -231,7 +257,6 @@ static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintp
 	size_t filled = 0;
 	int err = fill_claimed(vma, start, end, pop_start, pop_end, write, pop_err, &filled);
 	vms_mem_uncharge(n - filled);
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return err;
 }
 
@@ -302,6 +327,7 @@ static enum vms_fault_result fill(struct vms_vma *vma, uintptr_t page, enum vms_
 			  (void *)page, err, __atomic_load_n(&vms_mm.kmaps, __ATOMIC_RELAXED));
 	}
 	vms_count_fault((vma->flags & VMS_VMA_FILE) ? VMS_FAULT_file : VMS_FAULT_zero_fill);
+	vms_trace_event((vma->flags & VMS_VMA_FILE) ? VMS_TRACE_FILE : VMS_TRACE_ZERO_FILL, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	seq_next = end;
 	return VMS_FAULT_RESOLVED;
 }
@@ -361,6 +387,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 			vms_gauge_add(&vms_stats.file_dirty, 1);
 		} else {
 			vms_count_fault(VMS_FAULT_cow);
+			vms_trace_event(VMS_TRACE_COW, page, 1);
 		}
 	}
 	int prot = vms_hw_prot(vma, now);
@@ -370,8 +397,10 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 		vms_count_add(&vms_stats.swap_readahead_hits, 1 + ahead);
 	} else if (!(old & VMS_PTE_ACCESSED)) {
 		vms_count_fault(VMS_FAULT_minor);
+		vms_trace_event(VMS_TRACE_MINOR, page, 1);
 	}
 	uintptr_t end = page + (1 + ahead) * VMS_PAGE_SIZE;
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(page, end);
 	long r = vms_raw_mprotect((void *)page, end - page, prot);
 	if (vms_raw_failed(r)) {
@@ -385,6 +414,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 	}
 	vms_pte_store(pt, (now & ~(VMS_PTE_PROT_MASK | VMS_PTE_BUSY)) | (vms_pte_t)prot);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, end));
+	vms_kmaps_unlock();
 	return VMS_FAULT_RESOLVED;
 }
 
@@ -405,6 +435,7 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 	start = start < vma->start ? vma->start : start;
 	end = end > vma->end ? vma->end : end;
 	uint64_t mine[MAX_ADAPTIVE_WINDOW / 64] = { 0 };
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
 		vms_pte_t *pt = vms_pte_lookup(&vms_mm.ptes, x);
@@ -443,7 +474,9 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 		}
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_kmaps_unlock();
 	vms_count_fault(VMS_FAULT_cow);
+	vms_trace_event(VMS_TRACE_COW, page, (uint32_t)((end - start) / VMS_PAGE_SIZE));
 	if (vms_pte_load(fpt) & VMS_PTE_BUSY) {
 		wait_not_busy(fpt); /* another thread is ending its sharing */
 	}

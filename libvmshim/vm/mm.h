@@ -15,7 +15,7 @@
  *           boundary splits one.  The shim counts them (kmaps) to stay under
  *           vm.max_map_count.
  *
- * Locking (rank order: map lock > pool locks):
+ * Locking (rank order: map lock > reclaim lock > kmaps lock > pool locks):
  *   map lock  readers-writer.  The fault handler takes it for reading;
  *             vm_mmap/munmap/mprotect/... take it for writing.  Writers
  *             block every signal while they hold it (vms_map_write_lock
@@ -30,6 +30,7 @@
 #ifndef VMS_VM_MM_H
 #define VMS_VM_MM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,16 @@ enum vms_where vms_arena_where(uintptr_t start, uintptr_t end);
  * before and after a change; vms_kmaps_adjust adds the difference. */
 long vms_kmaps_boundaries(uintptr_t start, uintptr_t end);
 void vms_kmaps_adjust(long before, long after);
+/* Held from vms_kmaps_boundaries before a protection change to
+ * vms_kmaps_adjust after it by the paths that run under the map lock's
+ * read side (faults, reclaim), so that the count sees changes one at a
+ * time.  A spinlock: signals blocked, never held across anything that
+ * waits.  Rank: below the reclaim lock, above the pool locks. */
+void vms_kmaps_lock(void);
+void vms_kmaps_unlock(void);
+/* Sets the count from /proc/self/maps (see arena.c: concurrent changes can
+ * make the computed count drift). */
+void vms_kmaps_resync(void);
 /* Makes [start, end) a plain reservation again (PROT_NONE, private, no
  * contents) with a fresh kernel mapping: for ranges that were shared or
  * left empty by mremap.  0 or errno. */
@@ -175,6 +186,10 @@ void vms_map_write_lock(uint64_t *saved);
 void vms_map_write_unlock(const uint64_t *saved);
 
 /* vm/mmap.c */
+/* The return address of the program's mmap call in progress on this
+ * thread (shim/interpose.c sets it around vm_mmap; 0 otherwise): recorded
+ * in the new VMA for the maps view. */
+extern __thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
 int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
 /* vm/munmap.c; vm_unmap_locked is also used by MAP_FIXED and mremap. */
 int vm_munmap(void *addr, size_t len);
@@ -220,8 +235,13 @@ uint64_t vms_pin_overflows(void);
  * their pages (the allocator's memory for libc itself).  0, EINVAL, ENOMEM. */
 int vm_mark_pinned(void *addr, size_t len);
 
-/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE asks for. */
+/* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE and VMSHIM_MAPS ask for. */
 void vms_maps_report_at_exit(void);
+/* From the fault signal handler: if si is a request of `vmshim maps` or
+ * `vmshim limit` (util/live.h), writes the view to DIR/PID.maps or
+ * reclaims down to the limit, and returns true (the signal is consumed);
+ * else false.  Async-signal-safe. */
+bool vms_live_serve_request(const siginfo_t *si);
 
 /* vm/fork.c: pthread_atfork handlers. */
 void vms_fork_prepare(void);

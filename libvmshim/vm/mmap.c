@@ -53,6 +53,8 @@
 #include "util/stats.h"
 #include "vm/mm.h"
 
+__thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
+
 #define VMS_MMAP_OURS_FLAGS                                                                \
 	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |       \
 	 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED |       \
@@ -183,6 +185,7 @@ static int mmap_foreign(uintptr_t at, size_t len, int prot, int flags, int fd, o
 	v->prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
 	v->flags = VMS_VMA_FOREIGN | ((flags & MAP_TYPE) == MAP_PRIVATE ? 0 : VMS_VMA_SHARED);
 	v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
+	v->caller = vms_mmap_caller;
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + len));
 	*out = (void *)at;
@@ -265,6 +268,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		}
 		v->object = (void *)(uintptr_t)vms_mm.next_object_id++;
 	}
+	v->caller = vms_mmap_caller;
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + alen));
 	v = vms_vma_merge(&vms_mm.vmas, v);

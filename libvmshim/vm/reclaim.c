@@ -49,9 +49,10 @@
  * and says it once.
  *
  * Swap-in (a fault on a SWAPPED page).  The page and the following pages
- * whose slots follow its slot (read-ahead: 8 pages, doubling to 32 while a
- * thread swaps in sequentially, 32 under MADV_SEQUENTIAL, 1 under
- * MADV_RANDOM) are claimed, read with one pread into a bounce buffer and
+ * whose slots follow its slot (read-ahead: 8 pages, or 2 while fewer than
+ * a quarter of the pages read ahead are used; doubling to 128 while a
+ * thread swaps in sequentially; 128 under MADV_SEQUENTIAL, 1 under
+ * MADV_RANDOM; never more than a 16th of the limit) are claimed, read with one pread into a bounce buffer and
  * written into place through /proc/self/mem, so that no other thread sees
  * a half-filled page.  The faulting page becomes accessible; the pages
  * read ahead stay PROT_NONE and inactive with READAHEAD set: the first
@@ -84,8 +85,8 @@
 
 #define CLUSTER 64u             /* pages per swap write */
 #define RA_DEFAULT 8u
-#define RA_MAX 32u
-#define IN_BUFFERS 4
+#define RA_MAX 128u
+#define IN_BUFFERS 2
 
 /* ---------------------------------------------------------------------
  * Kernel access to inaccessible pages: /proc/self/mem (FOLL_FORCE).
@@ -147,8 +148,14 @@ static void mem_copy(uintptr_t addr, void *buf, size_t len, bool to_arena)
  * Bounce buffers, outside the arena, made once.
  */
 static char *out_buffer;                 /* CLUSTER pages, reclaim lock */
-static char *in_buffers[IN_BUFFERS];     /* RA_MAX pages each */
-static int in_busy[IN_BUFFERS];
+
+/* A swap-in's buffer and the PTEs it fills; claimed by CAS. */
+struct in_slot {
+	int busy;
+	char *buf;                 /* RA_MAX pages, mapped at first use */
+	vms_pte_t *pts[RA_MAX];
+};
+static struct in_slot in_slots[IN_BUFFERS];
 
 static char *map_buffer(size_t pages)
 {
@@ -160,25 +167,27 @@ static char *map_buffer(size_t pages)
 	return (char *)m;
 }
 
-static int in_buffer_get(void)
+static struct in_slot *in_slot_get(void)
 {
-	for (unsigned spins = 0;; spins++) {
+	for (;;) {
 		for (int i = 0; i < IN_BUFFERS; i++) {
 			int zero = 0;
-			if (__atomic_compare_exchange_n(&in_busy[i], &zero, 1, 0, __ATOMIC_ACQUIRE,
-							__ATOMIC_RELAXED)) {
-				if (__atomic_load_n(&in_buffers[i], __ATOMIC_ACQUIRE) == NULL) {
-					__atomic_store_n(&in_buffers[i], map_buffer(RA_MAX),
-							 __ATOMIC_RELEASE);
+			if (__atomic_compare_exchange_n(&in_slots[i].busy, &zero, 1, 0,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				if (in_slots[i].buf == NULL) {
+					in_slots[i].buf = map_buffer(RA_MAX);
 				}
-				return i;
+				return &in_slots[i];
 			}
 		}
 		vms_raw_sched_yield();
 	}
 }
 
-static void in_buffer_put(int i) { __atomic_store_n(&in_busy[i], 0, __ATOMIC_RELEASE); }
+static void in_slot_put(struct in_slot *slot)
+{
+	__atomic_store_n(&slot->busy, 0, __ATOMIC_RELEASE);
+}
 
 /* ---------------------------------------------------------------------
  * The reclaim lock.
@@ -230,6 +239,17 @@ struct victim {
 	vms_pte_t now;  /* what it becomes */
 };
 
+/* Working arrays of one reclaim pass, under the reclaim lock: static, not
+ * on the stack, because reclaim runs in the fault handler, maybe on a
+ * small alternate signal stack. */
+static struct {
+	bool deact[VMS_PTE_PER_LEAF];
+	vms_pte_t old[VMS_PTE_PER_LEAF];
+	struct victim vs[CLUSTER];
+	bool gone[CLUSTER], need[CLUSTER], wanted[CLUSTER];
+	size_t idx[CLUSTER];
+} scratch;
+
 /* Drops the kernel's pages for the victims marked to go, by address run. */
 static void drop_runs(const struct victim *vs, size_t n, const bool *gone)
 {
@@ -258,7 +278,7 @@ static void drop_runs(const struct victim *vs, size_t n, const bool *gone)
 static bool write_out(struct victim *vs, size_t n, bool *need)
 {
 	size_t count = 0;
-	size_t idx[CLUSTER];
+	size_t *idx = scratch.idx;
 	for (size_t i = 0; i < n; i++) {
 		if (need[i]) {
 			idx[count++] = i;
@@ -303,10 +323,12 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
 		vms_count_add(&vms_stats.swap_clusters_out, 1);
 		vms_count_add(&vms_stats.swap_out_pages, got);
 		vms_count_evict(VMS_EVICT_anon, got);
+		vms_trace_event(VMS_TRACE_SWAP_OUT, vs[idx[k]].addr, (uint32_t)got);
 		for (size_t s = 0; s < got; s++, k++) {
 			struct victim *v = &vs[idx[k]];
 			v->now = vms_pte_with_slot(VMS_PTE_SWAPPED | (v->old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						   first + s);
+			vms_trace_event(VMS_TRACE_EVICT_ANON, v->addr, 1);
 		}
 	}
 	return ok;
@@ -318,7 +340,7 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
  */
 static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_failed)
 {
-	bool gone[CLUSTER], need[CLUSTER];
+	bool *gone = scratch.gone, *need = scratch.need, *wanted = scratch.wanted;
 	bool shared = (v->flags & VMS_VMA_SHARED) != 0;
 	for (size_t i = 0; i < n; i++) {
 		vms_pte_t old = vs[i].old;
@@ -329,28 +351,31 @@ static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_f
 			if (v->flags & VMS_VMA_FILE) {
 				bool dirty = (old & VMS_PTE_DIRTY) != 0;
 				vms_count_evict(dirty ? VMS_EVICT_file_dirty : VMS_EVICT_file_clean, 1);
+				vms_trace_event(dirty ? VMS_TRACE_EVICT_FILE_DIRTY : VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 				if (dirty) {
 					vms_gauge_add(&vms_stats.file_dirty, -1);
 					vms_count_add(&vms_stats.written_back_pages, 1);
 				}
 			} else {
 				vms_count_evict(VMS_EVICT_shared, 1);
+				vms_trace_event(VMS_TRACE_EVICT_SHARED, vs[i].addr, 1);
 			}
 		} else if ((old & VMS_PTE_FILE) && !(old & VMS_PTE_DIRTY)) {
 			vs[i].now = 0;
 			vms_count_evict(VMS_EVICT_file_clean, 1);
+			vms_trace_event(VMS_TRACE_EVICT_FILE, vs[i].addr, 1);
 		} else if (old & VMS_PTE_SWAPCACHE) {
 			vs[i].now = vms_pte_with_slot(VMS_PTE_SWAPPED |
 							      (old & (VMS_PTE_FILE | VMS_PTE_DIRTY)),
 						      vms_pte_slot(old));
 			vms_count_evict(VMS_EVICT_swapcache, 1);
+			vms_trace_event(VMS_TRACE_EVICT_SWAPCACHE, vs[i].addr, 1);
 		} else if (*swap_failed) {
 			gone[i] = false;
 		} else {
 			need[i] = true;
 		}
 	}
-	bool wanted[CLUSTER];
 	for (size_t i = 0; i < n; i++) {
 		wanted[i] = need[i];
 	}
@@ -402,6 +427,7 @@ static void deactivate(uintptr_t start, vms_pte_t *pt, size_t npages, const bool
 						      (keep_busy ? VMS_PTE_BUSY : 0));
 		}
 		vms_count_evict(VMS_EVICT_deactivated, j - i);
+		vms_trace_event(VMS_TRACE_DEACTIVATE, a, (uint32_t)(j - i));
 		i = j;
 	}
 }
@@ -409,15 +435,15 @@ static void deactivate(uintptr_t start, vms_pte_t *pt, size_t npages, const bool
 /*
  * One page-table leaf's worth of v, [start, end) with PTEs from pt: claims
  * the evictable present pages, deactivates the referenced ones and evicts
- * the others (all of them when force: MADV_PAGEOUT).  *looked counts the
+ * up to quota of the others (all of them when force: MADV_PAGEOUT).  *looked counts the
  * pages considered.  Returns the pages freed.
  */
 static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_pte_t *pt,
-			 bool force, size_t *looked, bool *swap_failed)
+			 bool force, size_t quota, size_t *looked, bool *swap_failed)
 {
 	size_t npages = (end - start) / VMS_PAGE_SIZE;
-	bool deact[VMS_PTE_PER_LEAF];
-	vms_pte_t old[VMS_PTE_PER_LEAF];
+	bool *deact = scratch.deact;
+	vms_pte_t *old = scratch.old;
 	bool claimed_any = false;
 	for (size_t i = 0; i < npages; i++) {
 		vms_pte_t pte = vms_pte_load(&pt[i]);
@@ -446,14 +472,23 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 		}
 		return 0;
 	}
+	/* Only deactivation changes protection (eviction keeps PROT_NONE). */
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	deactivate(start, pt, npages, deact, old, force);
-	size_t freed = 0;
-	struct victim vs[CLUSTER];
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
+	vms_kmaps_unlock();
+	size_t freed = 0, chosen = 0;
+	struct victim *vs = scratch.vs;
 	size_t n = 0;
 	for (size_t i = 0; i <= npages; i++) {
 		bool victim = i < npages && old[i] != 0 && (force || !deact[i]);
+		if (victim && chosen >= quota) {
+			vms_pte_store(&pt[i], old[i] & ~VMS_PTE_BUSY); /* enough: it stays */
+			victim = false;
+		}
 		if (victim) {
+			chosen++;
 			vs[n].addr = start + i * VMS_PAGE_SIZE;
 			vs[n].pt = &pt[i];
 			/* Deactivated just now (force): its PTE says so, still BUSY. */
@@ -466,7 +501,6 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 			n = 0;
 		}
 	}
-	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	return freed;
 }
 
@@ -497,7 +531,8 @@ static size_t sweep(size_t want, size_t budget, bool *swap_failed)
 		uintptr_t stop = hand + vms_pte_span(&mm->ptes, hand, &pt) * VMS_PAGE_SIZE;
 		stop = stop < v->end ? stop : v->end;
 		if (pt != NULL) {
-			freed += scan_chunk(v, hand, stop, pt, false, &looked, swap_failed);
+			freed += scan_chunk(v, hand, stop, pt, false, want - freed, &looked,
+					    swap_failed);
 		}
 		hand = stop;
 	}
@@ -522,23 +557,33 @@ void vms_mem_charge(size_t n)
 	if (n == 0) {
 		return;
 	}
-	uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
-	int64_t after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-	if (limit != 0 && after > (int64_t)limit) {
+	struct vms_gauge *g = &vms_stats.resident_pages;
+	for (unsigned tries = 0;; tries++) {
+		uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
+		int64_t now = __atomic_load_n(&g->now, __ATOMIC_RELAXED);
+		int64_t after = now + (int64_t)n;
+		if (limit == 0 || after <= (int64_t)limit || tries >= 4) {
+			if (!__atomic_compare_exchange_n(&g->now, &now, after, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED)) {
+				continue; /* another thread charged: look again */
+			}
+			vms_gauge_add(g, 0); /* the peak follows */
+			if (limit != 0 && after > (int64_t)limit) {
+				uint64_t over = (uint64_t)after - limit;
+				vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
+				say_once(&said_overshoot,
+					 "resident memory is above the memory limit: nothing more can "
+					 "be evicted now (pages over the limit)",
+					 (long)over);
+			}
+			return;
+		}
 		uint64_t batch = limit / 32 > 32 ? limit / 32 : 32;
 		uint64_t low = limit > batch ? limit - batch : 0;
-		reclaim((size_t)((uint64_t)after - low));
-		after = vms_gauge_now(&vms_stats.resident_pages) + (int64_t)n;
-		if (after > (int64_t)limit) {
-			uint64_t over = (uint64_t)after - limit;
-			vms_count_add(&vms_stats.overshoot_pages, over < n ? over : n);
-			say_once(&said_overshoot,
-				 "resident memory is above the memory limit: nothing more can be "
-				 "evicted now (pages over the limit)",
-				 (long)over);
+		if (reclaim((size_t)((uint64_t)after - low)) == 0 && tries >= 1) {
+			tries = 3; /* nothing evictable: one last look, then overshoot */
 		}
 	}
-	vms_gauge_add(&vms_stats.resident_pages, (int64_t)n);
 }
 
 void vms_mem_uncharge(size_t n)
@@ -566,15 +611,38 @@ unsigned vms_mem_window_cap(unsigned w)
 static __thread uintptr_t ra_next __attribute__((tls_model("initial-exec")));
 static __thread unsigned ra_window __attribute__((tls_model("initial-exec")));
 
+/*
+ * The read-ahead window outside sequential runs follows its success: when
+ * fewer than a quarter of the pages read ahead lately were touched, only
+ * 2 pages are read (the hits are counted by vm/fault.c's upgrade).
+ */
+static unsigned ra_default = RA_DEFAULT;
+static uint64_t ra_seen_pages, ra_seen_hits;
+
+static void readahead_adapt(void)
+{
+	uint64_t pages = __atomic_load_n(&vms_stats.swap_readahead_pages, __ATOMIC_RELAXED);
+	uint64_t hits = __atomic_load_n(&vms_stats.swap_readahead_hits, __ATOMIC_RELAXED);
+	uint64_t seen = __atomic_load_n(&ra_seen_pages, __ATOMIC_RELAXED);
+	if (pages - seen < 256) {
+		return;
+	}
+	uint64_t dh = hits - __atomic_load_n(&ra_seen_hits, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra_default, dh * 4 < pages - seen ? 2u : RA_DEFAULT, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra_seen_pages, pages, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra_seen_hits, hits, __ATOMIC_RELAXED);
+}
+
 static unsigned readahead_for(const struct vms_vma *v, uintptr_t page)
 {
-	unsigned w = RA_DEFAULT;
+	unsigned w = __atomic_load_n(&ra_default, __ATOMIC_RELAXED);
 	if (v->advice == VMS_ADV_RANDOM) {
 		w = 1;
 	} else if (v->advice == VMS_ADV_SEQUENTIAL) {
 		w = RA_MAX;
 	} else if (page == ra_next && ra_window != 0) {
 		w = ra_window * 2 < RA_MAX ? ra_window * 2 : RA_MAX;
+		w = w < RA_DEFAULT ? RA_DEFAULT : w;
 	}
 	ra_window = w;
 	return vms_mem_window_cap(w);
@@ -586,11 +654,13 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	if (!vms_pte_cas(pt, &pte, pte | VMS_PTE_BUSY)) {
 		return VMS_FAULT_RESOLVED; /* changed under us: retry the access */
 	}
+	readahead_adapt();
+	struct in_slot *slot_buf = in_slot_get();
+	vms_pte_t **pts = slot_buf->pts;
 	uint64_t slot = vms_pte_slot(pte);
 	vms_pte_t keep = pte & (VMS_PTE_FILE | VMS_PTE_DIRTY);
 	/* Read-ahead: following pages whose slots follow. */
 	unsigned window = readahead_for(v, page);
-	vms_pte_t *pts[RA_MAX];
 	pts[0] = pt;
 	size_t n = 1;
 	while (n < window && page + n * VMS_PAGE_SIZE < v->end) {
@@ -604,13 +674,12 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 		pts[n++] = q;
 	}
 	vms_mem_charge(n);
-	int b = in_buffer_get();
-	int err = vms_swap_read(slot, in_buffers[b], n);
+	int err = vms_swap_read(slot, slot_buf->buf, n);
 	if (err != 0) {
-		in_buffer_put(b);
 		for (size_t i = 0; i < n; i++) {
 			vms_pte_store(pts[i], vms_pte_load(pts[i]) & ~VMS_PTE_BUSY);
 		}
+		in_slot_put(slot_buf);
 		vms_mem_uncharge(n);
 		vms_count_add(&vms_stats.swap_read_errors, 1);
 		say_once(&said_read_error,
@@ -618,8 +687,8 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 			 err);
 		return VMS_FAULT_HWPOISON;
 	}
-	mem_copy(page, in_buffers[b], n * VMS_PAGE_SIZE, true);
-	in_buffer_put(b);
+	mem_copy(page, slot_buf->buf, n * VMS_PAGE_SIZE, true);
+	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE);
 	bool writing = access == VMS_ACCESS_WRITE ||
 		       (access == VMS_ACCESS_UNKNOWN && (v->prot & PROT_WRITE));
@@ -644,8 +713,11 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 							slot + i));
 	}
 	vms_pte_store(pt, first | (vms_pte_t)hw);
+	in_slot_put(slot_buf);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE));
+	vms_kmaps_unlock();
 	vms_count_fault(VMS_FAULT_swap_in);
+	vms_trace_event(VMS_TRACE_SWAP_IN, page, (uint32_t)n);
 	vms_count_add(&vms_stats.swap_in_pages, n);
 	vms_count_add(&vms_stats.swap_clusters_in, 1);
 	vms_count_add(&vms_stats.swap_readahead_pages, n - 1);
@@ -675,8 +747,8 @@ int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 			if (cold) {
 				/* Deactivate only: reclaim takes them first. */
 				size_t npages = (stop - x) / VMS_PAGE_SIZE;
-				bool deact[VMS_PTE_PER_LEAF];
-				vms_pte_t old[VMS_PTE_PER_LEAF];
+				bool *deact = scratch.deact;
+				vms_pte_t *old = scratch.old;
 				for (size_t i = 0; i < npages; i++) {
 					vms_pte_t pte = vms_pte_load(&pt[i]);
 					deact[i] = (pte & (VMS_PTE_PRESENT | VMS_PTE_ACCESSED | VMS_PTE_BUSY |
@@ -685,11 +757,13 @@ int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 						   vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY);
 					old[i] = pte;
 				}
+				vms_kmaps_lock();
 				long before = vms_kmaps_boundaries(x, stop);
 				deactivate(x, pt, npages, deact, old, false);
 				vms_kmaps_adjust(before, vms_kmaps_boundaries(x, stop));
+				vms_kmaps_unlock();
 			} else {
-				scan_chunk(v, x, stop, pt, true, &looked, &swap_failed);
+				scan_chunk(v, x, stop, pt, true, SIZE_MAX, &looked, &swap_failed);
 			}
 		}
 		x = stop;

@@ -8,7 +8,9 @@
  *
  * The file is made with O_TMPFILE (or created and unlinked at once where
  * the filesystem lacks it) in VMSHIM_SWAP_DIR, $TMPDIR or /tmp, mode 0600,
- * close-on-exec.  It grows as slots are used, up to VMSHIM_SWAP_MAX.
+ * close-on-exec, with O_DIRECT unless VMSHIM_SWAP_DIRECT=0 or the
+ * filesystem refuses it (buffers, offsets and lengths are whole pages).
+ * It grows as slots are used, up to VMSHIM_SWAP_MAX.
  *
  * Slots and reference counts.  Slot i is the page at offset i * 4096.  Its
  * reference count lives in an array in MAP_SHARED memory, so a forked
@@ -78,9 +80,9 @@ static const char *swap_dir(void)
 	return dir != NULL && dir[0] != '\0' ? dir : "/tmp";
 }
 
-static int open_swap_file(const char *dir)
+static int open_swap_file(const char *dir, int direct)
 {
-	long fd = vms_raw_open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_EXCL, 0600);
+	long fd = vms_raw_open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_EXCL | direct, 0600);
 	if (!vms_raw_failed(fd)) {
 		return (int)fd;
 	}
@@ -94,7 +96,8 @@ static int open_swap_file(const char *dir)
 		vms_raw_clock_gettime(CLOCK_MONOTONIC, &ts);
 		vms_fmt(path, sizeof path, "%s/.vmshim-swap-%ld-%lx", dir, vms_raw_getpid(),
 			(unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20) ^ i);
-		fd = vms_raw_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = vms_raw_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW | direct,
+				  0600);
 		if (fd == -EEXIST) {
 			continue;
 		}
@@ -114,7 +117,15 @@ static int create_device(void)
 	}
 	dev.max_slots = vms_option_num(VMS_OPT_SWAP_MAX) / VMS_PAGE_SIZE;
 	const char *dir = swap_dir();
-	int fd = open_swap_file(dir);
+	/* O_DIRECT: swapped pages are not kept a second time in the page
+	 * cache, where they would count as the machine's memory again.  A
+	 * filesystem without it (EINVAL) gets buffered I/O. */
+	int direct = vms_option_num(VMS_OPT_SWAP_DIRECT) ? O_DIRECT : 0;
+	int fd = open_swap_file(dir, direct);
+	if (fd == -EINVAL && direct != 0) {
+		direct = 0;
+		fd = open_swap_file(dir, 0);
+	}
 	if (fd < 0) {
 		dev.create_errno = -fd;
 		vms_log(VMS_LOG_ERROR,
@@ -135,8 +146,8 @@ static int create_device(void)
 	dev.shared = (struct swap_shared *)m;
 	dev.refs = (uint32_t *)(m + SHARED_HEADER);
 	__atomic_store_n(&dev.fd, fd, __ATOMIC_RELEASE);
-	vms_log(VMS_LOG_INFO, "swap file created in %s (at most %llu pages)", dir,
-		(unsigned long long)dev.max_slots);
+	vms_log(VMS_LOG_INFO, "swap file created in %s (at most %llu pages, %s I/O)", dir,
+		(unsigned long long)dev.max_slots, direct ? "direct" : "buffered");
 	return 0;
 }
 

@@ -353,6 +353,9 @@ static void split_into(struct vms_vma_set *s, struct vms_vma *v, uintptr_t addr,
 	hi->flags = v->flags;
 	hi->advice = v->advice;
 	hi->object = v->object;
+	hi->dev = v->dev;
+	hi->ino = v->ino;
+	hi->caller = v->caller;
 	/* Kept consistent even for anonymous VMAs, where it means nothing. */
 	hi->pgoff = v->pgoff + (addr - v->start) / VMA_PAGE;
 	v->end = addr;

@@ -32,6 +32,9 @@ struct vms_vma {
 	void *object;      /* (m) backing object, NULL for private anonymous */
 	uint64_t pgoff;    /* (m) page offset of start within object */
 	uint64_t dev, ino; /* (m) the mapped file's device and inode, for the maps view */
+	uintptr_t caller;  /* (m) return address of the program's mmap that made it, for
+			    * the maps view (0: made by the shim, brk or the allocator;
+			    * after a merge, the lowest part's) */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;

@@ -1,0 +1,433 @@
+/*
+ * tests/vm/vm_swap.c - programs whose working set is larger than the
+ * resident limit: anonymous scans, threads, fork, mlock, file mappings and
+ * the madvise calls that drive swap.
+ *
+ * Usage: vm_swap MIB [checks]
+ *   MIB     the resident limit the run is meant for, in MiB: the working
+ *           sets are multiples of it (the program reads no VMSHIM_*
+ *           variable: natively the same sizes run without a limit)
+ *   checks  also check what only the shim can say, through
+ *           vmshim_stats_json: pages went to swap and came back, VmHWM
+ *           stayed within the limit, mlock'ed pages were never evicted,
+ *           MADV_PAGEOUT emptied its range, the swap file is unlinked and
+ *           private (mode 0600)
+ *
+ * Every line printed without "checks" is the same natively and under the
+ * shim (vm_swap.test compares them); a wrong byte anywhere prints BAD.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define P 4096UL
+
+static size_t limit_bytes;
+static int checks;
+static int failures;
+
+static void check(int ok, const char *what)
+{
+	if (!ok) {
+		printf("FAIL: %s\n", what);
+		failures++;
+	}
+}
+
+static unsigned char pattern(size_t page, unsigned salt)
+{
+	return (unsigned char)((page * 2654435761u) >> 13 ^ salt);
+}
+
+static void *anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p;
+}
+
+/* Writes the pattern at three places of each page. */
+static void fill(unsigned char *m, size_t len, unsigned salt)
+{
+	for (size_t i = 0; i < len / P; i++) {
+		unsigned char v = pattern(i, salt);
+		m[i * P] = v;
+		m[i * P + 1234] = (unsigned char)(v + 1);
+		m[i * P + P - 1] = (unsigned char)(v + 2);
+	}
+}
+
+/* Counts pages whose bytes differ from the pattern. */
+static size_t verify(const unsigned char *m, size_t len, unsigned salt)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < len / P; i++) {
+		unsigned char v = pattern(i, salt);
+		bad += m[i * P] != v || m[i * P + 1234] != (unsigned char)(v + 1) ||
+		       m[i * P + P - 1] != (unsigned char)(v + 2);
+	}
+	return bad;
+}
+
+/* A statistic of the shim ("section.key"), or -1 natively. */
+static long long stat_of(const char *section, const char *key)
+{
+	size_t (*json)(char *, size_t) =
+		(size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "vmshim_stats_json");
+	static char buf[1 << 16];
+	if (json == NULL) {
+		return -1;
+	}
+	json(buf, sizeof buf);
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\": {", section);
+	char *s = strstr(buf, pat);
+	if (s == NULL) {
+		return -1;
+	}
+	snprintf(pat, sizeof pat, "\"%s\": ", key);
+	char *k = strstr(s, pat);
+	return k != NULL ? atoll(k + strlen(pat)) : -1;
+}
+
+static long status_kib(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, field, strlen(field)) == 0) {
+			v = atol(line + strlen(field) + 1);
+		}
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	return v;
+}
+
+static size_t resident_pages(void *m, size_t len)
+{
+	unsigned char vec[4096];
+	size_t n = 0;
+	for (size_t off = 0; off < len; off += sizeof vec * P) {
+		size_t chunk = len - off < sizeof vec * P ? len - off : sizeof vec * P;
+		if (mincore((char *)m + off, chunk, vec) != 0) {
+			return (size_t)-1;
+		}
+		for (size_t i = 0; i < chunk / P; i++) {
+			n += vec[i] & 1;
+		}
+	}
+	return n;
+}
+
+/* Kernel mappings starting in [lo, hi), read without allocating (an
+ * allocation under a tight limit may itself change the mappings). */
+static long long maps_in(unsigned long long lo, unsigned long long hi)
+{
+	static char buf[1 << 20];
+	int fd = open("/proc/self/maps", O_RDONLY);
+	size_t len = 0;
+	ssize_t n;
+	while (fd >= 0 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+		len += (size_t)n;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	buf[len] = '\0';
+	long long count = 0;
+	for (char *line = buf; *line != '\0';) {
+		unsigned long long a = strtoull(line, NULL, 16);
+		count += a >= lo && a < hi;
+		char *nl = strchr(line, '\n');
+		line = nl != NULL ? nl + 1 : line + strlen(line);
+	}
+	return count;
+}
+
+/* The shim's count of kernel mappings in its arena is the kernel's. */
+static void kmaps_check(const char *when)
+{
+	if (!checks) {
+		return;
+	}
+	unsigned long long lo = (unsigned long long)stat_of("arena", "start");
+	unsigned long long hi = (unsigned long long)stat_of("arena", "end");
+	long long real = maps_in(lo, hi);
+	long long kmaps = stat_of("kernel", "mappings");
+	if (kmaps != real) {
+		printf("kernel mappings %s: shim %lld, /proc/self/maps %lld\n", when, kmaps, real);
+	}
+	check(kmaps == real, "the kernel-mapping count matches /proc/self/maps");
+}
+
+/* 1. Sequential and random scans of four times the limit. */
+static void scans(void)
+{
+	size_t len = 4 * limit_bytes;
+	unsigned char *m = anon(len);
+	fill(m, len, 1);
+	size_t bad = verify(m, len, 1) + verify(m, len, 1);
+	srand(7);
+	for (int k = 0; k < 20000; k++) {
+		size_t i = (size_t)rand() % (len / P);
+		m[i * P + 100] = (unsigned char)k;
+		bad += m[i * P] != pattern(i, 1);
+	}
+	bad += verify(m, len, 1);
+	printf("scans: %zu pages, %s\n", len / P, bad ? "BAD" : "ok");
+	munmap(m, len);
+}
+
+/* 2. MADV_PAGEOUT, MADV_COLD and MADV_WILLNEED keep the contents. */
+static void advice(void)
+{
+	size_t len = 64 * P;
+	unsigned char *m = anon(len);
+	fill(m, len, 2);
+	long long out0 = stat_of("swap", "out_pages");
+	int r1 = madvise(m, len, MADV_PAGEOUT);
+	if (checks) {
+		check(resident_pages(m, len) == 0, "MADV_PAGEOUT leaves no page resident");
+		check(stat_of("swap", "out_pages") >= out0 + 64, "MADV_PAGEOUT wrote 64 pages");
+	}
+	int r2 = madvise(m, len, MADV_WILLNEED);
+	if (checks) {
+		check(resident_pages(m, len) == 64, "MADV_WILLNEED brings the pages back");
+	}
+	int r3 = madvise(m, len, MADV_COLD);
+	size_t bad = verify(m, len, 2);
+	printf("advice: pageout=%d willneed=%d cold=%d %s\n", r1, r2, r3, bad ? "BAD" : "ok");
+	check(mlock(m, P) == 0, "mlock");
+	errno = 0;
+	int r4 = madvise(m, P, MADV_PAGEOUT);
+	printf("advice: pageout on locked memory: %d errno=%d\n", r4, errno);
+	munlock(m, P);
+	munmap(m, len);
+}
+
+struct worker {
+	size_t len;
+	unsigned salt;
+	size_t bad;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char *m = anon(w->len);
+	fill(m, w->len, w->salt);
+	for (int pass = 0; pass < 3; pass++) {
+		w->bad += verify(m, w->len, w->salt);
+	}
+	munmap(m, w->len);
+	return NULL;
+}
+
+/* 3. Four threads, each with a working set of the limit. */
+static void threads(void)
+{
+	pthread_t t[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ limit_bytes, 10u + (unsigned)i, 0 };
+		pthread_create(&t[i], NULL, work, &w[i]);
+	}
+	size_t bad = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		bad += w[i].bad;
+	}
+	printf("threads: %s\n", bad ? "BAD" : "ok");
+}
+
+/* 4. Fork with most of the memory in swap: both see the contents at fork,
+ * and neither sees the other's writes. */
+static void forked(void)
+{
+	size_t len = 3 * limit_bytes;
+	unsigned char *m = anon(len);
+	fill(m, len, 3);
+	pid_t c = fork();
+	if (c == 0) {
+		size_t bad = verify(m, len, 3);
+		fill(m, len / 2, 4);
+		bad += verify(m, len / 2, 4);
+		_exit(bad ? 1 : 0);
+	}
+	fill(m + len / 2, len - len / 2, 5);
+	int st = 0;
+	waitpid(c, &st, 0);
+	size_t bad = verify(m, len / 2, 3);
+	/* the second half was rewritten with salt 5 at page offsets from its start */
+	bad += verify(m + len / 2, len - len / 2, 5);
+	printf("fork: child %s, parent %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "BAD",
+	       bad ? "BAD" : "ok");
+	munmap(m, len);
+}
+
+/* 5. mlock'ed pages stay resident while everything else is evicted. */
+static void locked(void)
+{
+	size_t llen = 16 * P, len = 3 * limit_bytes;
+	unsigned char *l = anon(llen);
+	fill(l, llen, 6);
+	int r = mlock(l, llen);
+	unsigned char *m = anon(len);
+	fill(m, len, 7);
+	size_t bad = verify(m, len, 7);
+	printf("mlock: %d, resident %zu of 16, %s\n", r, resident_pages(l, llen),
+	       bad + verify(l, llen, 6) ? "BAD" : "ok");
+	munlock(l, llen);
+	munmap(l, llen);
+	munmap(m, len);
+}
+
+/* 6. File mappings: clean pages are dropped and read again, private
+ * written pages go to swap, shared written pages reach the file. */
+static void files(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/vm_swap.XXXXXX", dir);
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		perror("mkstemp");
+		exit(2);
+	}
+	unlink(path);
+	size_t len = 2 * limit_bytes;
+	unsigned char *buf = malloc(P);
+	for (size_t i = 0; i < len / P; i++) {
+		memset(buf, pattern(i, 8), P);
+		if (pwrite(fd, buf, P, (off_t)(i * P)) != (ssize_t)P) {
+			perror("pwrite");
+			exit(2);
+		}
+	}
+	unsigned char *priv = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	unsigned char *shared = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	size_t bad = 0;
+	for (size_t i = 0; i < len / P; i++) {
+		bad += priv[i * P + 7] != pattern(i, 8);
+	}
+	for (size_t i = 0; i < len / P; i += 2) {
+		priv[i * P + 9] = 0xAA; /* private copies of half the pages */
+	}
+	for (size_t i = 1; i < len / P; i += 2) {
+		shared[i * P + 11] = 0x55; /* the file itself changes here */
+	}
+	unsigned char *m = anon(2 * limit_bytes); /* push everything out */
+	fill(m, 2 * limit_bytes, 9);
+	for (size_t i = 0; i < len / P; i++) {
+		unsigned char want9 = (i % 2 == 0) ? 0xAA : pattern(i, 8);
+		unsigned char want11 = (i % 2 == 1) ? 0x55 : pattern(i, 8);
+		bad += priv[i * P + 9] != want9 || shared[i * P + 11] != want11;
+		/* the private copy sees the file's change only where it has no copy */
+		bad += priv[i * P + 11] != ((i % 2 == 0) ? pattern(i, 8) : 0x55);
+	}
+	munmap(priv, len);
+	munmap(shared, len);
+	munmap(m, 2 * limit_bytes);
+	for (size_t i = 0; i < len / P; i++) {
+		if (pread(fd, buf, P, (off_t)(i * P)) != (ssize_t)P) {
+			bad++;
+			continue;
+		}
+		bad += buf[11] != ((i % 2 == 1) ? 0x55 : pattern(i, 8)) || buf[9] != pattern(i, 8);
+	}
+	free(buf);
+	close(fd);
+	printf("files: %s\n", bad ? "BAD" : "ok");
+}
+
+/* The swap file: open in this process, unlinked, mode 0600. */
+static void swap_file_checks(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = 0;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char link[300], target[4096];
+		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n <= 0) {
+			continue;
+		}
+		target[n] = '\0';
+		struct stat st;
+		if (strstr(target, "(deleted)") != NULL && stat(link, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size > 0 && st.st_nlink == 0) {
+			found++;
+			check((st.st_mode & 0777) == 0600, "the swap file has mode 0600");
+			check(st.st_uid == getuid(), "the swap file belongs to the user");
+		}
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	check(found == 1, "exactly one unlinked swap file is open");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: vm_swap MIB [checks]\n");
+		return 2;
+	}
+	limit_bytes = (size_t)atol(argv[1]) << 20;
+	checks = argc > 2 && strcmp(argv[2], "checks") == 0;
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	long base_kib = status_kib("VmRSS");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	scans();
+	kmaps_check("after the scans");
+	advice();
+	kmaps_check("after madvise");
+	threads();
+	kmaps_check("after the threads");
+	forked();
+	kmaps_check("after fork");
+	locked();
+	kmaps_check("after mlock");
+	files(dir);
+	if (checks) {
+		check(stat_of("swap", "out_pages") > 0, "pages went to swap");
+		check(stat_of("swap", "in_pages") > 0, "pages came back from swap");
+		check(stat_of("swap", "clusters_out") < stat_of("swap", "out_pages"),
+		      "swap writes carry clusters of pages");
+		check(stat_of("evictions", "file_clean") > 0, "clean file pages were dropped");
+		check(stat_of("evictions", "file_dirty") > 0, "dirty shared file pages were evicted");
+		check(stat_of("swap", "write_errors") == 0, "no swap write failed");
+		check(stat_of("swap", "overshoot_pages") == 0, "the limit held");
+		long long peak = stat_of("resident", "peak_pages");
+		check(peak > 0 && (size_t)peak <= limit_bytes / P, "resident peak within the limit");
+		/* The kernel's count: the limit, what the process held before the
+		 * work began, and the shim's own buffers and tables (README). */
+		long hwm = status_kib("VmHWM");
+		long allowed = (long)(limit_bytes >> 10) + base_kib + 4096;
+		if (hwm > allowed) {
+			printf("VmHWM %ld KiB > allowed %ld KiB (base %ld)\n", hwm, allowed, base_kib);
+		}
+		check(hwm <= allowed, "VmHWM within limit + start-up RSS + 4 MiB");
+		swap_file_checks();
+		kmaps_check("at the end");
+		printf("checks: %s\n", failures ? "FAILED" : "passed");
+	}
+	return failures ? 1 : 0;
+}
