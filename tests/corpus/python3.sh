@@ -4,7 +4,8 @@
 # slice assignment, find, flush, resize up and down, re-read through the
 # file) and anonymous (write, shrink); subprocess; multiprocessing with the
 # fork start method (Pool, Process + Queue, shared Value/Array, which live
-# in mmap'ed shared memory).  Prints what it computed.
+# in mmap'ed shared memory).  Prints what it computed.  Sized so that its
+# peak (about 160 MiB) is over twice the 64M limit.
 # needs: /usr/bin/python3 sort
 set -euo pipefail
 exec /usr/bin/python3 - <<'PYEOF'
@@ -12,15 +13,15 @@ import hashlib, json, mmap, multiprocessing as mp, os, random, subprocess, sys
 
 rng = random.Random(1234)
 d = {}
-for i in range(300000):
+for i in range(150000):
     d["key%d" % i] = [i, str(i) * 3, {"sq": i * i}]
-for i in range(0, 300000, 3):
+for i in range(0, 150000, 3):
     del d["key%d" % i]
-print("dict", len(d), d["key299999"][2]["sq"])
-lst = [rng.randrange(10**9) for _ in range(500000)]
+print("dict", len(d), d["key149999"][2]["sq"])
+lst = [rng.randrange(10**9) for _ in range(300000)]
 lst.sort()
-print("list", lst[0], lst[250000], lst[-1], sum(lst[::1000]))
-words = " ".join("w%d" % (i % 5000) for i in range(400000)).split()
+print("list", lst[0], lst[150000], lst[-1], sum(lst[::1000]))
+words = " ".join("w%d" % (i % 5000) for i in range(200000)).split()
 counts = {}
 for w in words:
     counts[w] = counts.get(w, 0) + 1
