@@ -122,6 +122,7 @@ VMS_EXPORT _Noreturn void _exit(int status)
 {
 	if (__atomic_load_n(&vms_initialised, __ATOMIC_ACQUIRE)) {
 		report_at_exit();
+		vms_swap_release_all();
 	}
 	vms_raw_exit_group(status);
 }

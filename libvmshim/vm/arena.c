@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 
 #include "os/fmt.h"
+#include "os/pool.h"
 #include "os/raw.h"
 #include "util/log.h"
 #include "util/options.h"
@@ -267,22 +268,9 @@ void vms_kmaps_adjust(long before, long after)
 
 static int kmaps_lock_word;
 
-void vms_kmaps_lock(void)
-{
-	unsigned spins = 0;
-	int zero = 0;
-	while (!__atomic_compare_exchange_n(&kmaps_lock_word, &zero, 1, 0, __ATOMIC_ACQUIRE,
-					    __ATOMIC_RELAXED)) {
-		zero = 0;
-		if (++spins % 32 == 0) {
-			vms_raw_sched_yield();
-		} else {
-			vms_cpu_relax();
-		}
-	}
-}
+void vms_kmaps_lock(void) { vms_spin_lock(&kmaps_lock_word); }
 
-void vms_kmaps_unlock(void) { __atomic_store_n(&kmaps_lock_word, 0, __ATOMIC_RELEASE); }
+void vms_kmaps_unlock(void) { vms_spin_unlock(&kmaps_lock_word); }
 
 /*
  * The count is exact while one thread changes a range at a time: the map

@@ -465,7 +465,8 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 				vms_pte_t *q = vms_pte_lookup(&vms_mm.ptes, y);
 				vms_pte_store(q, ((vms_pte_load(q) & ~(VMS_PTE_COW | VMS_PTE_BUSY |
 								       VMS_PTE_PROT_MASK)) |
-						  (vms_pte_t)run_prot | VMS_PTE_ACCESSED));
+						  (vms_pte_t)run_prot |
+						  (run_prot != PROT_NONE ? VMS_PTE_ACCESSED : 0)));
 			}
 		}
 		if (hw != run_prot) {

@@ -56,10 +56,16 @@
 
 static uint64_t fork_saved_mask;
 
-/* A present page the kernel lets the program write becomes COW. */
+/* A present page the kernel lets the program write becomes COW; so does
+ * one reclaim made inaccessible (not ACCESSED) that would be writable
+ * when touched again (anonymous, or a private copy of a file page). */
 static vms_pte_t mark_cow(vms_pte_t pte)
 {
-	return (vms_pte_prot(pte) & PROT_WRITE) ? pte | VMS_PTE_COW : pte;
+	bool writable = (vms_pte_prot(pte) & PROT_WRITE) != 0;
+	bool inactive_writable = !(pte & VMS_PTE_ACCESSED) &&
+				 (!(pte & VMS_PTE_FILE) || (pte & VMS_PTE_DIRTY)) &&
+				 !(pte & VMS_PTE_SWAPCACHE);
+	return writable || inactive_writable ? pte | VMS_PTE_COW : pte;
 }
 
 void vms_fork_prepare(void)

@@ -77,6 +77,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include "os/pool.h"
 #include "os/raw.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -195,22 +196,8 @@ static void in_slot_put(struct in_slot *slot)
 static int reclaim_lock_word;
 static uintptr_t clock_hand;
 
-static void reclaim_lock(void)
-{
-	unsigned spins = 0;
-	int zero = 0;
-	while (!__atomic_compare_exchange_n(&reclaim_lock_word, &zero, 1, 0, __ATOMIC_ACQUIRE,
-					    __ATOMIC_RELAXED)) {
-		zero = 0;
-		if (++spins % 32 == 0) {
-			vms_raw_sched_yield();
-		} else {
-			vms_cpu_relax();
-		}
-	}
-}
-
-static void reclaim_unlock(void) { __atomic_store_n(&reclaim_lock_word, 0, __ATOMIC_RELEASE); }
+static void reclaim_lock(void) { vms_spin_lock(&reclaim_lock_word); }
+static void reclaim_unlock(void) { vms_spin_unlock(&reclaim_lock_word); }
 
 /* Messages said once per process. */
 static int said_overshoot, said_write_error, said_read_error;
@@ -558,11 +545,14 @@ void vms_mem_charge(size_t n)
 		return;
 	}
 	struct vms_gauge *g = &vms_stats.resident_pages;
-	for (unsigned tries = 0;; tries++) {
+	/* Reclaim until the charge fits; other threads may take the room a
+	 * reclaim made, so only reclaims that free nothing count toward
+	 * giving up (an overshoot). */
+	for (unsigned fruitless = 0;;) {
 		uint64_t limit = __atomic_load_n(vms_limit_word, __ATOMIC_RELAXED);
 		int64_t now = __atomic_load_n(&g->now, __ATOMIC_RELAXED);
 		int64_t after = now + (int64_t)n;
-		if (limit == 0 || after <= (int64_t)limit || tries >= 4) {
+		if (limit == 0 || after <= (int64_t)limit || fruitless >= 2) {
 			if (!__atomic_compare_exchange_n(&g->now, &now, after, 0, __ATOMIC_RELAXED,
 							 __ATOMIC_RELAXED)) {
 				continue; /* another thread charged: look again */
@@ -580,8 +570,11 @@ void vms_mem_charge(size_t n)
 		}
 		uint64_t batch = limit / 32 > 32 ? limit / 32 : 32;
 		uint64_t low = limit > batch ? limit - batch : 0;
-		if (reclaim((size_t)((uint64_t)after - low)) == 0 && tries >= 1) {
-			tries = 3; /* nothing evictable: one last look, then overshoot */
+		if (reclaim((size_t)((uint64_t)after - low)) == 0) {
+			/* Maybe every page is claimed by threads filling them:
+			 * let them finish before looking again. */
+			fruitless++;
+			vms_raw_sched_yield();
 		}
 	}
 }
@@ -725,9 +718,57 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 	return VMS_FAULT_RESOLVED;
 }
 
+/* Calls fn on each page-table leaf piece of [s, e) that exists: its first
+ * address, its PTEs and their number. */
+static void each_leaf(uintptr_t s, uintptr_t e,
+		      void (*fn)(uintptr_t x, vms_pte_t *pt, size_t n, void *ctx), void *ctx)
+{
+	for (uintptr_t x = s; x < e;) {
+		vms_pte_t *pt;
+		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
+		stop = stop < e ? stop : e;
+		if (pt != NULL) {
+			fn(x, pt, (stop - x) / VMS_PAGE_SIZE, ctx);
+		}
+		x = stop;
+	}
+}
+
 /* ---------------------------------------------------------------------
  * madvise and the end of pages.
  */
+struct pageout {
+	struct vms_vma *v;
+	bool cold;
+	bool swap_failed;
+	size_t looked;
+};
+
+static void pageout_leaf(uintptr_t x, vms_pte_t *pt, size_t npages, void *ctx)
+{
+	struct pageout *po = ctx;
+	uintptr_t stop = x + npages * VMS_PAGE_SIZE;
+	if (!po->cold) {
+		scan_chunk(po->v, x, stop, pt, true, SIZE_MAX, &po->looked, &po->swap_failed);
+		return;
+	}
+	/* Deactivate only: reclaim takes them first. */
+	bool *deact = scratch.deact;
+	vms_pte_t *old = scratch.old;
+	for (size_t i = 0; i < npages; i++) {
+		vms_pte_t pte = vms_pte_load(&pt[i]);
+		deact[i] = (pte & (VMS_PTE_PRESENT | VMS_PTE_ACCESSED | VMS_PTE_BUSY | VMS_PTE_LOCKED)) ==
+				   (VMS_PTE_PRESENT | VMS_PTE_ACCESSED) &&
+			   vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY);
+		old[i] = pte;
+	}
+	vms_kmaps_lock();
+	long before = vms_kmaps_boundaries(x, stop);
+	deactivate(x, pt, npages, deact, old, false);
+	vms_kmaps_adjust(before, vms_kmaps_boundaries(x, stop));
+	vms_kmaps_unlock();
+}
+
 int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 {
 	if (v->flags & (VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT)) {
@@ -736,38 +777,9 @@ int vms_pageout_range(struct vms_vma *v, uintptr_t s, uintptr_t e, bool cold)
 	if (!evictable_vma(v)) {
 		return 0;
 	}
+	struct pageout po = { v, cold, false, 0 };
 	reclaim_lock();
-	bool swap_failed = false;
-	size_t looked = 0;
-	for (uintptr_t x = s; x < e;) {
-		vms_pte_t *pt;
-		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
-		stop = stop < e ? stop : e;
-		if (pt != NULL) {
-			if (cold) {
-				/* Deactivate only: reclaim takes them first. */
-				size_t npages = (stop - x) / VMS_PAGE_SIZE;
-				bool *deact = scratch.deact;
-				vms_pte_t *old = scratch.old;
-				for (size_t i = 0; i < npages; i++) {
-					vms_pte_t pte = vms_pte_load(&pt[i]);
-					deact[i] = (pte & (VMS_PTE_PRESENT | VMS_PTE_ACCESSED | VMS_PTE_BUSY |
-							   VMS_PTE_LOCKED)) ==
-							   (VMS_PTE_PRESENT | VMS_PTE_ACCESSED) &&
-						   vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY);
-					old[i] = pte;
-				}
-				vms_kmaps_lock();
-				long before = vms_kmaps_boundaries(x, stop);
-				deactivate(x, pt, npages, deact, old, false);
-				vms_kmaps_adjust(before, vms_kmaps_boundaries(x, stop));
-				vms_kmaps_unlock();
-			} else {
-				scan_chunk(v, x, stop, pt, true, SIZE_MAX, &looked, &swap_failed);
-			}
-		}
-		x = stop;
-	}
+	each_leaf(s, e, pageout_leaf, &po);
 	reclaim_unlock();
 	return 0;
 }
@@ -784,8 +796,10 @@ void vms_willneed_range(struct vms_vma *v, uintptr_t s, uintptr_t e)
 }
 
 /* Counts present pages and drops swap references of one leaf's PTEs. */
-static void release_leaf(vms_pte_t *pt, size_t n, size_t *present)
+static void release_leaf(uintptr_t x, vms_pte_t *pt, size_t n, void *ctx)
 {
+	size_t *present = ctx;
+	(void)x;
 	for (size_t i = 0; i < n; i++) {
 		vms_pte_t pte = vms_pte_load(&pt[i]);
 		*present += (pte & VMS_PTE_PRESENT) != 0;
@@ -798,37 +812,50 @@ static void release_leaf(vms_pte_t *pt, size_t n, size_t *present)
 void vms_pages_release(uintptr_t s, uintptr_t e)
 {
 	size_t present = 0;
-	for (uintptr_t x = s; x < e;) {
-		vms_pte_t *pt;
-		uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
-		stop = stop < e ? stop : e;
-		if (pt != NULL) {
-			release_leaf(pt, (stop - x) / VMS_PAGE_SIZE, &present);
-		}
-		x = stop;
-	}
+	each_leaf(s, e, release_leaf, &present);
 	vms_mem_uncharge(present);
 	vms_pte_release_range(&vms_mm.ptes, s, e);
 }
 
+static void swap_entries_leaf(uintptr_t x, vms_pte_t *pt, size_t n, void *ctx)
+{
+	void (*fn)(uint64_t) = *(void (**)(uint64_t))ctx;
+	(void)x;
+	for (size_t i = 0; i < n; i++) {
+		vms_pte_t pte = vms_pte_load(&pt[i]);
+		if (pte & (VMS_PTE_SWAPPED | VMS_PTE_SWAPCACHE)) {
+			fn(vms_pte_slot(pte));
+		}
+	}
+}
+
+/* Calls fn on the slot of every PTE of the arena that holds a swap entry. */
+static void each_swap_entry(void (*fn)(uint64_t slot))
+{
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+		each_leaf(v->start, v->end, swap_entries_leaf, &fn);
+	}
+}
+
+static void fork_ref(uint64_t slot)
+{
+	vms_swap_ref(slot);
+	vms_gauge_add(&vms_stats.swap_slots, 1);
+}
+
 void vms_swap_fork_ref(void)
+{
+	if (vms_swap_ready()) {
+		each_swap_entry(fork_ref);
+	}
+}
+
+void vms_swap_release_all(void)
 {
 	if (!vms_swap_ready()) {
 		return;
 	}
-	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
-		for (uintptr_t x = v->start; x < v->end;) {
-			vms_pte_t *pt;
-			uintptr_t stop = x + vms_pte_span(&vms_mm.ptes, x, &pt) * VMS_PAGE_SIZE;
-			stop = stop < v->end ? stop : v->end;
-			for (; pt != NULL && x < stop; x += VMS_PAGE_SIZE, pt++) {
-				vms_pte_t pte = vms_pte_load(pt);
-				if (pte & (VMS_PTE_SWAPPED | VMS_PTE_SWAPCACHE)) {
-					vms_swap_ref(vms_pte_slot(pte));
-					vms_gauge_add(&vms_stats.swap_slots, 1);
-				}
-			}
-			x = stop;
-		}
-	}
+	uint64_t saved;
+	vms_map_write_lock(&saved); /* kept: nothing may fault in after this */
+	each_swap_entry(vms_swap_put);
 }

@@ -274,13 +274,15 @@ uint32_t vms_swap_refcount(uint64_t slot)
 		       : 0;
 }
 
-int vms_swap_write(uint64_t first, const void *buf, size_t npages)
+/* Moves npages pages between buf and the slots from first, retrying short
+ * transfers and EINTR: 0 or errno. */
+static int transfer(uint64_t first, char *buf, size_t npages, bool write)
 {
 	size_t len = npages * VMS_PAGE_SIZE;
 	off_t off = (off_t)(first * VMS_PAGE_SIZE);
-	const char *p = buf;
 	while (len > 0) {
-		long r = vms_raw_pwrite(dev.fd, p, len, off);
+		long r = write ? vms_raw_pwrite(dev.fd, buf, len, off)
+			       : vms_raw_pread(dev.fd, buf, len, off);
 		if (r == -EINTR) {
 			continue;
 		}
@@ -288,34 +290,23 @@ int vms_swap_write(uint64_t first, const void *buf, size_t npages)
 			return (int)-r;
 		}
 		if (r == 0) {
-			return ENOSPC;
+			/* A write that makes no progress: no room; a read past the
+			 * end: the slot was never written. */
+			return write ? ENOSPC : EIO;
 		}
-		p += r;
+		buf += r;
 		off += r;
 		len -= (size_t)r;
 	}
 	return 0;
 }
 
+int vms_swap_write(uint64_t first, const void *buf, size_t npages)
+{
+	return transfer(first, (char *)(uintptr_t)buf, npages, true);
+}
+
 int vms_swap_read(uint64_t first, void *buf, size_t npages)
 {
-	size_t len = npages * VMS_PAGE_SIZE;
-	off_t off = (off_t)(first * VMS_PAGE_SIZE);
-	char *p = buf;
-	while (len > 0) {
-		long r = vms_raw_pread(dev.fd, p, len, off);
-		if (r == -EINTR) {
-			continue;
-		}
-		if (vms_raw_failed(r)) {
-			return (int)-r;
-		}
-		if (r == 0) {
-			return EIO; /* past the end: the slot was never written */
-		}
-		p += r;
-		off += r;
-		len -= (size_t)r;
-	}
-	return 0;
+	return transfer(first, buf, npages, false);
 }

@@ -195,6 +195,32 @@ static void scans(void)
 	munmap(m, len);
 }
 
+/* 1b. Second chance, not FIFO: a hot set touched between the pages of a
+ * stream three times the limit stays resident. */
+static void hot_and_cold(void)
+{
+	size_t hot_len = limit_bytes / 4, cold_len = 3 * limit_bytes;
+	unsigned char *hot = anon(hot_len), *cold = anon(cold_len);
+	fill(hot, hot_len, 11);
+	size_t bad = 0;
+	for (size_t i = 0; i < cold_len / P; i++) {
+		cold[i * P] = (unsigned char)i;
+		if (i % 64 == 0) {
+			bad += verify(hot, hot_len, 11); /* every hot page, often */
+		}
+	}
+	size_t resident = resident_pages(hot, hot_len);
+	printf("hot and cold: %s\n", bad ? "BAD" : "ok");
+	if (checks) {
+		if (resident * 10 < hot_len / P * 9) {
+			printf("hot set resident: %zu of %zu pages\n", resident, hot_len / P);
+		}
+		check(resident * 10 >= hot_len / P * 9, "90% of the hot set stays resident");
+	}
+	munmap(hot, hot_len);
+	munmap(cold, cold_len);
+}
+
 /* 2. MADV_PAGEOUT, MADV_COLD and MADV_WILLNEED keep the contents. */
 static void advice(void)
 {
@@ -397,6 +423,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	scans();
 	kmaps_check("after the scans");
+	hot_and_cold();
 	advice();
 	kmaps_check("after madvise");
 	threads();
