@@ -48,8 +48,12 @@
  *  - calloc: fresh memory is known zero (per span: the free list holds only
  *    never-used blocks of freshly committed memory; big blocks are fresh
  *    mappings) and is not touched; only recycled blocks are cleared.
- *  - Interim populate policy (mem.c): until kernel-side faults are handled
- *    (issue 9), every byte handed out is populated first.
+ *  - Populate policy (mem.c): every byte handed out is populated first
+ *    (ordinary memory: for calls no wrapper covers; pinned memory: always).
+ *  - libc's own allocations (shim/malloc.c tells them by return address)
+ *    come from the pinned heap (pinned.c): the kernel's memory outside the
+ *    arena, because libc hands that memory to the kernel where no wrapper
+ *    sees it.
  *  - Misuse caught where cheap: free() of a pointer that is not the start
  *    of a block in use (wrong segment magic, free span, not on a block
  *    boundary, unknown big block) and double frees abort with a message.
@@ -107,6 +111,10 @@ void vms_free_other(struct vms_heap *h, void *p)
 {
 	struct vms_segment *seg;
 	struct vms_span *s = vms_block_span(p, &seg);
+	if (vms_unlikely(seg->pinned) && h != &vms_pinned_heap) {
+		vms_pinned_free(p); /* no thread owns the pinned heap's segments */
+		return;
+	}
 	struct vms_block *b = p;
 	if (vms_unlikely(b->tag == vms_free_tag(b))) {
 		vms_free_bad(p);
@@ -285,15 +293,17 @@ int vms_trim(struct vms_heap *h)
 uintptr_t vms_fork_holder;
 __thread char vms_thread_anchor __attribute__((tls_model("initial-exec")));
 
-/* Lock order: registry, heap pool, abandoned list, regions, big blocks.
- * No code path holds two of them at once, so any fixed order is safe; none
- * is held across a VM call, so the VM's map lock is never needed while one
- * is held. */
+/* Lock order: pinned heap, registry, heap pool, abandoned list, regions,
+ * big blocks.  Only the pinned heap's lock is held while others are taken
+ * (its heap runs the usual code under it), and it comes first here too.
+ * None but it is held across a VM call; it may be, because fork takes
+ * these locks before the VM's map lock and the VM never allocates. */
 void vms_alloc_prefork(void)
 {
 	/* The forking thread gets its heap now: atfork handlers that allocate
 	 * must not need the heap pool's lock. */
 	vms_heap_get();
+	vms_pinned_prefork(); /* first: it ranks above the others */
 	vms_heap_prefork();
 	vms_spin_lock(&vms_abandoned_lock);
 	vms_spin_lock(&vms_region_lock);
@@ -308,6 +318,7 @@ void vms_alloc_postfork_parent(void)
 	vms_spin_unlock(&vms_region_lock);
 	vms_spin_unlock(&vms_abandoned_lock);
 	vms_heap_postfork_parent();
+	vms_pinned_postfork(false);
 }
 
 /* In the child, only the forking thread exists: the locks are reset.  The
@@ -319,6 +330,7 @@ void vms_alloc_postfork_child(void)
 	vms_big_postfork(true);
 	vms_segment_fork_child();
 	vms_heap_postfork_child();
+	vms_pinned_postfork(true);
 }
 
 /* ---- statistics ---- */
@@ -345,12 +357,13 @@ size_t vms_alloc_stats_json(char *buf, size_t cap)
 			   "\"alloc\": {\"blocks\": %llu, \"bytes\": %llu, \"big_blocks\": %zu, "
 			   "\"big_bytes\": %zu, \"big_peak_bytes\": %zu, \"big_cached_bytes\": %zu, "
 			   "\"segments\": %zu, \"abandoned_segments\": %zu, \"regions\": %zu, "
-			   "\"committed\": %lld, \"committed_peak\": %lld, ",
+			   "\"committed\": %lld, \"committed_peak\": %lld, \"pinned_committed\": %zu, ",
 			   (unsigned long long)(small_blocks + big.blocks),
 			   (unsigned long long)(small_bytes + big.bytes), big.blocks, big.bytes,
 			   big.peak_bytes, big.cached_bytes, seg.segments, seg.abandoned, seg.regions,
 			   (long long)vms_gauge_now(&vms_seg_committed),
-			   (long long)__atomic_load_n(&vms_seg_committed.peak, __ATOMIC_RELAXED));
+			   (long long)__atomic_load_n(&vms_seg_committed.peak, __ATOMIC_RELAXED),
+			   vms_pinned_committed());
 	struct vms_mem_counts *mc = &vms_mem_counts;
 #define L(f) (unsigned long long)__atomic_load_n(&mc->f, __ATOMIC_RELAXED)
 	n += vms_fmt(buf + n, n < cap ? cap - n : 0,

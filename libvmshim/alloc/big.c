@@ -17,6 +17,9 @@
  *            max(8 MiB, min(64 MiB, live big bytes / 2)) bytes; the oldest
  *            are unmapped first), else unmapped at once: the VM gets the
  *            memory back.
+ *   pinned   libc's own big blocks (vms_big_alloc_pinned): a new mapping of
+ *            the kernel's memory, outside the arena (alloc/pinned.c says
+ *            why); never cached, unmapped when freed.
  *   realloc  vm_mremap(MREMAP_MAYMOVE): the kernel moves the pages, nothing
  *            is copied; the grown tail is populated (its part below
  *            64 MiB).  Shrinking by less than half keeps the mapping.
@@ -44,6 +47,7 @@ struct big {
 	uintptr_t ptr;  /* 0: empty slot */
 	size_t len;     /* mapping bytes (pages) */
 	bool raw;       /* the kernel's, outside the arena */
+	bool pinned;    /* libc's (the kernel's memory): never cached */
 };
 
 static int big_lock;
@@ -203,7 +207,7 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 	if (len == 0) {
 		len = PAGE;
 	}
-	struct big b;
+	struct big b = { 0, 0, false, false };
 	bool cached = false;
 	if (align <= PAGE) {
 		vms_alloc_lock(&big_lock);
@@ -216,7 +220,8 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 		 * pages already there are not populated again. */
 		size_t dirty = b.len < len ? b.len : len;
 		uintptr_t q;
-		if (vms_mem_remap(b.ptr, b.len, len, b.raw, &q) == 0) {
+		if (vms_mem_remap(b.ptr, b.len, len, b.raw, vms_mem_populate_ordinary(VMS_SEG_KINDS),
+				  &q) == 0) {
 			b.ptr = q;
 			b.len = len;
 		} else if (b.len < len) {
@@ -230,7 +235,8 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 	}
 	if (!cached) {
 		b.len = len;
-		int r = vms_mem_map(len, align, &b.ptr, &b.raw);
+		int r = vms_mem_map(len, align, vms_mem_populate_ordinary(VMS_SEG_KINDS), &b.ptr,
+				    &b.raw);
 		if (r != 0) {
 			errno = ENOMEM;
 			return NULL;
@@ -264,11 +270,44 @@ void vms_big_free(void *p)
 	struct big b = *e;
 	table_remove(e);
 	account(-(ssize_t)b.len, -1);
-	size_t n = cache_put(b, evicted);
+	size_t n = 0;
+	if (b.pinned) {
+		evicted[n++] = b;
+	} else {
+		n = cache_put(b, evicted);
+	}
 	vms_alloc_unlock(&big_lock);
 	for (size_t i = 0; i < n; i++) {
 		vms_mem_unmap(evicted[i].ptr, evicted[i].len, evicted[i].raw);
 	}
+}
+
+void *vms_big_alloc_pinned(size_t size, bool zero)
+{
+	(void)zero; /* a new mapping reads zero */
+	if (size > PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	vms_alloc_init_once();
+	size_t len = (size + PAGE - 1) & ~(PAGE - 1);
+	struct big b = { 0, len, true, true };
+	if (vms_mem_map_kernel(len, &b.ptr) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	vms_alloc_lock(&big_lock);
+	bool ok = table_insert(b);
+	if (ok) {
+		account((ssize_t)b.len, 1);
+	}
+	vms_alloc_unlock(&big_lock);
+	if (!ok) {
+		vms_mem_unmap(b.ptr, b.len, b.raw);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return (void *)b.ptr;
 }
 
 size_t vms_big_usable(const void *p)
@@ -288,7 +327,7 @@ void *vms_big_realloc(void *p, size_t size)
 	size_t len = (size + PAGE - 1) & ~(PAGE - 1);
 	vms_alloc_lock(&big_lock);
 	struct big *e = table_find((uintptr_t)p);
-	struct big b = e != NULL ? *e : (struct big){ 0, 0, false };
+	struct big b = e != NULL ? *e : (struct big){ 0, 0, false, false };
 	vms_alloc_unlock(&big_lock);
 	if (e == NULL) {
 		vms_alloc_bad_pointer(p, "realloc(): invalid pointer");
@@ -297,7 +336,8 @@ void *vms_big_realloc(void *p, size_t size)
 		return p;
 	}
 	uintptr_t q;
-	if (vms_mem_remap(b.ptr, b.len, len, b.raw, &q) != 0) {
+	if (vms_mem_remap(b.ptr, b.len, len, b.raw, vms_mem_populate_ordinary(VMS_SEG_KINDS),
+			  &q) != 0) {
 		return NULL;
 	}
 	vms_alloc_lock(&big_lock);
@@ -305,7 +345,7 @@ void *vms_big_realloc(void *p, size_t size)
 	vms_assert(e != NULL);
 	table_remove(e);
 	account((ssize_t)len - (ssize_t)b.len, 0);
-	bool ok = table_insert((struct big){ q, len, b.raw });
+	bool ok = table_insert((struct big){ q, len, b.raw, b.pinned });
 	vms_alloc_unlock(&big_lock);
 	if (!ok) {
 		vms_fatal("realloc(): no memory for the big-block table");

@@ -312,7 +312,8 @@ static int span_extend(struct vms_heap *h, struct vms_span *s)
 		}
 		size_t span_bytes = vms_span_bytes(seg);
 		want = want > span_bytes ? span_bytes : want;
-		int r = vms_mem_commit(s->start + s->commit, want - s->commit, seg->raw);
+		int r = vms_mem_commit(s->start + s->commit, want - s->commit, seg->raw,
+				       seg->pinned || vms_mem_populate_ordinary(seg->kind));
 		if (r != 0) {
 			return r;
 		}
@@ -584,6 +585,19 @@ void vms_alloc_init_once(void)
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }
 
+void vms_heap_register(struct vms_heap *h)
+{
+	vms_alloc_lock(&registry_lock);
+	h->live = true;
+	h->reg_prev = NULL;
+	h->reg_next = registry;
+	if (registry != NULL) {
+		registry->reg_prev = h;
+	}
+	registry = h;
+	vms_alloc_unlock(&registry_lock);
+}
+
 struct vms_heap *vms_heap_get(void)
 {
 	struct vms_heap *h = vms_tls_heap;
@@ -598,15 +612,7 @@ struct vms_heap *vms_heap_get(void)
 	for (unsigned c = 0; c < VMS_NCLASS; c++) {
 		h->cur[c] = &vms_empty_span;
 	}
-	vms_alloc_lock(&registry_lock);
-	h->live = true;
-	h->reg_prev = NULL;
-	h->reg_next = registry;
-	if (registry != NULL) {
-		registry->reg_prev = h;
-	}
-	registry = h;
-	vms_alloc_unlock(&registry_lock);
+	vms_heap_register(h);
 	vms_tls_heap = h;
 	if (heap_key_ok) {
 		/* May call malloc: this thread's heap is ready for it. */

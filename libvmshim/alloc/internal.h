@@ -49,12 +49,21 @@ struct vms_mem_counts {  /* (a) requests made, for statistics */
 	uint64_t maps, map_bytes, unmaps, remaps;
 };
 extern struct vms_mem_counts vms_mem_counts;
-uintptr_t vms_mem_reserve_region(size_t size, bool *raw);   /* 0 on failure */
-int vms_mem_commit(uintptr_t p, size_t len, bool raw);      /* populate (interim) */
+/* kernel_only: outside the arena even when there is one (the pinned heap). */
+uintptr_t vms_mem_reserve_region(size_t size, bool kernel_only, bool *raw); /* 0 on failure */
+/* populate: make the memory present now (MADV_POPULATE_WRITE, MAP_POPULATE);
+ * else the VM fills it on first touch.  See mem.c for the policy. */
+int vms_mem_commit(uintptr_t p, size_t len, bool raw, bool populate);
 void vms_mem_decommit(uintptr_t p, size_t len, bool raw);   /* back to the VM, reads 0 */
-int vms_mem_map(size_t len, size_t align, uintptr_t *out, bool *raw); /* populated */
+int vms_mem_map(size_t len, size_t align, bool populate, uintptr_t *out, bool *raw);
+/* A mapping of the kernel's memory, outside the arena (pinned big blocks). */
+int vms_mem_map_kernel(size_t len, uintptr_t *out);
 void vms_mem_unmap(uintptr_t p, size_t len, bool raw);
-int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, uintptr_t *out);
+int vms_mem_remap(uintptr_t p, size_t old_len, size_t new_len, bool raw, bool populate,
+		  uintptr_t *out);
+/* The populate policy for ordinary (not pinned) memory: spans of a segment
+ * of kind, and big blocks (kind VMS_SEG_KINDS). */
+bool vms_mem_populate_ordinary(int kind);
 /* True when the arena's kernel-mapping count is high enough that the
  * allocator should stop punching decommitted holes into segments. */
 bool vms_mem_many_kmaps(void);
@@ -127,6 +136,8 @@ bool vms_span_adopted(struct vms_heap *h, struct vms_span *s);
 /* Retires the empty current spans of medium and large classes. */
 void vms_heap_retire_idle(struct vms_heap *h);
 struct vms_heap *vms_heap_get(void);
+/* Adds h to the registry of live heaps (statistics, fork). */
+void vms_heap_register(struct vms_heap *h);
 void vms_heap_abandon(struct vms_heap *h);
 /* Brings h up to date: notified spans back in their bins, remote frees
  * collected, empty spans retired; with force, also every abandoned segment
@@ -142,8 +153,24 @@ void vms_heap_class_usage(uint64_t blocks[VMS_NCLASS]);
 _Noreturn void vms_alloc_bad_pointer(const void *p, const char *what);
 void vms_alloc_init_once(void);
 
+/* alloc/pinned.c: the pinned heap, for libc's own allocations. */
+extern struct vms_heap vms_pinned_heap;
+extern int vms_pinned_lock;
+void *vms_pinned_alloc(size_t size, bool zero);
+void *vms_pinned_calloc(size_t n, size_t size);
+/* realloc on behalf of libc: the result is pinned memory. */
+void *vms_pinned_realloc(struct vms_heap *h, void *p, size_t size);
+/* free() of a block of a pinned segment, from any thread. */
+void vms_pinned_free(void *p);
+bool vms_is_pinned_block(const void *p);
+size_t vms_pinned_committed(void);
+void vms_pinned_prefork(void);
+void vms_pinned_postfork(bool child);
+
 /* alloc/big.c: allocations above VMS_LARGE_MAX, one mapping each. */
 void *vms_big_alloc(size_t size, size_t align, bool zero);
+/* A big block for libc: populated, pinned, never cached. */
+void *vms_big_alloc_pinned(size_t size, bool zero);
 void vms_big_free(void *p);
 size_t vms_big_usable(const void *p);
 /* Resizes in place or moves pages (vm_mremap); NULL (p intact) on failure. */

@@ -35,6 +35,12 @@
  *     decommitting single slots stops (each hole can cost two kernel
  *     mappings); whole segments are still released.
  *
+ * Region kinds: arena regions (memory the VM serves and reclaim may take),
+ * raw regions (the kernel's, before the arena exists or once it is full),
+ * and pinned regions (1 GiB each, the kernel's memory even when there is
+ * an arena) for the pinned heap's segments (alloc/pinned.c explains why).
+ * A segment never changes kind; each kind has its own free stack.
+ *
  * Locks: vms_region_lock (regions, free stacks), vms_abandoned_lock (the
  * abandoned lists).  Neither is held across a VM call or with the other.
  */
@@ -55,6 +61,10 @@
 #define ARENA_REGION_MAX (64UL << 30)
 #define RAW_REGION_SIZE (4UL << 30)
 #define FREE_STACK_ENTRIES (1UL << 20)
+#define PINNED_REGION_SIZE VMS_REGION_GRAIN
+
+/* Region kinds: index of the free stacks. */
+enum { KIND_ARENA = 0, KIND_RAW = 1, KIND_PINNED = 2, NKINDS = 3 };
 
 uint64_t vms_region_map[1u << (VMS_ADDR_BITS - VMS_REGION_SHIFT - 6)];
 struct vms_gauge vms_seg_committed;
@@ -63,13 +73,13 @@ int vms_abandoned_lock;
 
 struct region {
 	uintptr_t base, end, bump;
-	bool raw;
+	int kind;
 };
 
 static struct region regions[MAX_REGIONS];     /* (r) */
 static int nregions;                           /* (r) */
-static uintptr_t *free_stack[2];               /* (r) [arena, raw] released segments */
-static size_t free_top[2];                     /* (r) */
+static uintptr_t *free_stack[NKINDS];          /* (r) released segments, per kind */
+static size_t free_top[NKINDS];                /* (r) */
 static struct vms_segment *abandoned[VMS_SEG_KINDS]; /* (x) */
 static size_t abandoned_count;                 /* (x) */
 static size_t segments_live;                   /* (a) */
@@ -83,8 +93,11 @@ static uintptr_t seg_magic(const struct vms_segment *seg)
 
 static bool want_raw(void);
 
-static size_t region_size(void)
+static size_t region_size(bool pinned)
 {
+	if (pinned) {
+		return PINNED_REGION_SIZE;
+	}
 	if (want_raw()) {
 		return RAW_REGION_SIZE;
 	}
@@ -107,14 +120,14 @@ static bool want_raw(void)
 
 /* Pops a released segment or bumps a region of that kind; 0 if none.
  * Region lock held. */
-static uintptr_t carve_locked(bool raw)
+static uintptr_t carve_locked(int kind)
 {
-	if (free_top[raw] > 0) {
-		return free_stack[raw][--free_top[raw]];
+	if (free_top[kind] > 0) {
+		return free_stack[kind][--free_top[kind]];
 	}
 	for (int i = 0; i < nregions; i++) {
 		struct region *r = &regions[i];
-		if (r->raw == raw && r->end - r->bump >= VMS_SEG_SIZE) {
+		if (r->kind == kind && r->end - r->bump >= VMS_SEG_SIZE) {
 			uintptr_t at = r->bump;
 			r->bump += VMS_SEG_SIZE;
 			return at;
@@ -123,21 +136,21 @@ static uintptr_t carve_locked(bool raw)
 	return 0;
 }
 
-static bool install_region(uintptr_t base, size_t size, bool raw)
+static bool install_region(uintptr_t base, size_t size, int kind)
 {
-	if (free_stack[raw] == NULL) {
+	if (free_stack[kind] == NULL) {
 		long r = vms_raw_mmap(NULL, FREE_STACK_ENTRIES * sizeof(uintptr_t),
 				      PROT_READ | PROT_WRITE,
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (vms_raw_failed(r)) {
 			return false;
 		}
-		free_stack[raw] = (uintptr_t *)r;
+		free_stack[kind] = (uintptr_t *)r;
 	}
 	if (nregions == MAX_REGIONS) {
 		return false;
 	}
-	regions[nregions++] = (struct region){ base, base + size, base, raw };
+	regions[nregions++] = (struct region){ base, base + size, base, kind };
 	for (uintptr_t g = base; g < base + size; g += VMS_REGION_GRAIN) {
 		uintptr_t i = g >> VMS_REGION_SHIFT;
 		__atomic_fetch_or(&vms_region_map[i >> 6], 1ULL << (i & 63), __ATOMIC_RELEASE);
@@ -145,26 +158,30 @@ static bool install_region(uintptr_t base, size_t size, bool raw)
 	return true;
 }
 
-static uintptr_t carve(bool *raw)
+/* A segment's address: *kind tells where it lives (KIND_*); pinned asks
+ * for the pinned heap's kind of memory. */
+static uintptr_t carve(int *kind, bool pinned)
 {
 	for (int tries = 0; tries < 4; tries++) {
-		*raw = want_raw();
+		bool raw = want_raw();
+		*kind = pinned ? KIND_PINNED : raw ? KIND_RAW : KIND_ARENA;
 		vms_alloc_lock(&vms_region_lock);
-		uintptr_t at = carve_locked(*raw);
+		uintptr_t at = carve_locked(*kind);
 		vms_alloc_unlock(&vms_region_lock);
 		if (at != 0) {
 			return at;
 		}
 		/* A new region, reserved without the lock held (a VM call). */
-		size_t size = region_size();
+		size_t size = region_size(pinned);
 		bool rraw;
-		uintptr_t base = vms_mem_reserve_region(size, &rraw);
+		uintptr_t base = vms_mem_reserve_region(size, pinned, &rraw);
 		if (base == 0) {
 			return 0;
 		}
+		int rkind = pinned ? KIND_PINNED : rraw ? KIND_RAW : KIND_ARENA;
 		vms_alloc_lock(&vms_region_lock);
-		bool ok = install_region(base, size, rraw);
-		if (rraw && !*raw) {
+		bool ok = install_region(base, size, rkind);
+		if (rraw && !raw && !pinned) {
 			arena_refused = true; /* the arena is full: the kernel's from now on */
 		}
 		vms_alloc_unlock(&vms_region_lock);
@@ -231,14 +248,16 @@ static uint64_t all_slots(unsigned nslots)
 
 struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 {
-	bool raw;
-	uintptr_t at = carve(&raw);
+	int rkind;
+	uintptr_t at = carve(&rkind, h->pinned);
 	if (at == 0) {
 		return NULL;
 	}
-	if (vms_mem_commit(at, VMS_HEADER_COMMIT, raw) != 0) {
+	bool raw = rkind != KIND_ARENA;
+	/* The header is the allocator's own: present from the start. */
+	if (vms_mem_commit(at, VMS_HEADER_COMMIT, raw, true) != 0) {
 		vms_alloc_lock(&vms_region_lock);
-		free_stack[raw][free_top[raw]++] = at;
+		free_stack[rkind][free_top[rkind]++] = at;
 		vms_alloc_unlock(&vms_region_lock);
 		return NULL;
 	}
@@ -250,6 +269,7 @@ struct vms_segment *vms_segment_new(struct vms_heap *h, enum vms_seg_kind kind)
 						   : VMS_LARGE_SPAN_SHIFT;
 	seg->nslots = (uint8_t)(VMS_SEG_SIZE >> seg->span_shift);
 	seg->raw = raw;
+	seg->pinned = h->pinned;
 	seg->used_spans = 0;
 	seg->free_mask = all_slots(seg->nslots);
 	for (unsigned i = 0; i < seg->nslots; i++) {
@@ -282,11 +302,12 @@ void vms_segment_release(struct vms_heap *h, struct vms_segment *seg)
 	vms_gauge_add(&vms_seg_committed, -(int64_t)committed);
 	h->empty_segs[seg->kind]--;
 	bool raw = seg->raw;
+	int rkind = seg->pinned ? KIND_PINNED : raw ? KIND_RAW : KIND_ARENA;
 	seg->magic = 0;
 	__atomic_store_n(&seg->heap, NULL, __ATOMIC_RELEASE);
 	vms_mem_decommit((uintptr_t)seg, VMS_SEG_SIZE, raw);
 	vms_alloc_lock(&vms_region_lock);
-	free_stack[raw][free_top[raw]++] = (uintptr_t)seg;
+	free_stack[rkind][free_top[rkind]++] = (uintptr_t)seg;
 	vms_alloc_unlock(&vms_region_lock);
 	__atomic_fetch_sub(&segments_live, 1, __ATOMIC_RELAXED);
 }
@@ -310,6 +331,9 @@ void vms_segment_abandon(struct vms_segment *seg)
  * released. */
 static bool adopt_one(struct vms_heap *h, enum vms_seg_kind kind, struct vms_segment **out)
 {
+	if (h->pinned) {
+		return false; /* ordinary segments never become pinned */
+	}
 	vms_alloc_lock(&vms_abandoned_lock);
 	struct vms_segment *seg = abandoned[kind];
 	if (seg != NULL) {
@@ -549,7 +573,7 @@ void vms_segment_stats(struct vms_seg_stats *st)
 	for (int i = 0; i < nregions; i++) {
 		st->region_bytes += regions[i].end - regions[i].base;
 	}
-	st->free_segments = free_top[0] + free_top[1];
+	st->free_segments = free_top[KIND_ARENA] + free_top[KIND_RAW] + free_top[KIND_PINNED];
 	vms_alloc_unlock(&vms_region_lock);
 	vms_alloc_lock(&vms_abandoned_lock);
 	st->abandoned = abandoned_count;

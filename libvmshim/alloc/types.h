@@ -19,11 +19,15 @@
  *   heap     one thread's allocator state: per class, the spans it
  *            allocates from; the segments it owns.  Reached through an
  *            initial-exec TLS pointer, so the hot paths take no lock.
+ *   pinned   memory libc hands to the kernel itself (stdio buffers, directory
+ *            streams): served by the one pinned heap (alloc/pinned.c) from
+ *            regions of the kernel's memory outside the arena, which the
+ *            VM never write-protects, deactivates or evicts.
  *   big      an allocation above VMS_LARGE_MAX: its own mapping, recorded
  *            in a hash table (alloc/big.c).
  *   commit   make memory present (populated) before blocks in it are handed
- *            out: the interim policy until kernel-side faults are handled
- *            (DESIGN section 7); decommit returns it to the VM.
+ *            out (the policy of mem.c; DESIGN section 7); decommit returns
+ *            it to the VM.
  *
  * Annotations on fields: (c) constant while the object is in use,
  * (o) owner thread only, (a) atomic, (r) region lock, (x) abandoned-list
@@ -37,7 +41,10 @@
  *         list; a span is on its heap's delayed list only while in_full is
  *         set and the state is not WANT.
  *   segment: heap == NULL exactly while it is abandoned or free; a thread
- *         whose tls heap equals segment->heap owns every span of it.
+ *         whose tls heap equals segment->heap owns every span of it; the
+ *         pinned heap's segments (pinned set) are owned by whoever holds
+ *         vms_pinned_lock, are never abandoned, and no other heap adopts or
+ *         frees into them locally.
  *   slot: commit and dirty persist while the segment lives; bytes of a slot
  *         below dirty may hold old data, bytes in [dirty, commit) are zero.
  */
@@ -121,6 +128,7 @@ struct vms_segment {
 	uint8_t raw;                   /* (c) outside the arena (kernel memory) */
 	uint32_t used_spans;           /* (o) slots in use */
 	uint32_t empty_ms;             /* (o) vms_now_ms() when used_spans became 0 */
+	uint8_t pinned;                /* (c) the pinned heap's (pinned region, raw) */
 	uint64_t free_mask;            /* (o) bit i: slot i is free */
 	struct vms_segment *next, *prev; /* (o) heap list, (x) abandoned, (r) free */
 	struct vms_span spans[VMS_MAX_SLOTS];
@@ -167,6 +175,7 @@ struct vms_heap {
 	struct vms_heap *reg_next, *reg_prev;   /* (g) registry of live heaps */
 	bool live;                              /* (g) */
 	bool exiting;                           /* (o) being abandoned: keep no spare */
+	bool pinned;                            /* (c) the pinned heap (alloc/pinned.c) */
 };
 
 #endif

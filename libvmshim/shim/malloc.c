@@ -13,6 +13,16 @@
  * path), so that the allocator's first region lands in the arena; the
  * first call may come before the library's constructor (ld.so allocates
  * early), and initialisation allocates nothing.
+ *
+ * Calls made from inside libc (malloc, calloc, realloc, reallocarray) are
+ * served from pinned memory (alloc/pinned.c) by entry points of their own
+ * (vms_libc_*), to which libc's GOT is pointed at the first allocation
+ * (shim/libc_alloc.c): libc hands some of that memory to the kernel through
+ * internal calls no wrapper sees (stdio buffers, directory streams).  So
+ * the program's calls test nothing more.  The first allocation of each
+ * thread also tells a call from libc by its return address, for calls made
+ * before the patch.  The memalign family is not routed (libc does not use
+ * it for memory it gives the kernel).
  */
 #include "config.h"
 
@@ -22,6 +32,7 @@
 
 #include "alloc/alloc.h"
 #include "shim/init.h"
+#include "shim/libc_alloc.h"
 #include "util/trace.h"
 
 /* Attribution of big blocks to their call site. */
@@ -39,8 +50,13 @@ static inline void *traced(void *p, size_t size, const void *caller)
 static __attribute__((noinline)) void *malloc_first(size_t size, const void *caller)
 {
 	vms_ensure_init();
+	vms_libc_alloc_init();
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc);
+	if (vms_libc_text_contains(caller)) {
+		/* came before the patch */
+		return traced(vms_pinned_alloc(size, false), size, caller);
+	}
 	return traced(vms_malloc(h, size), size, caller);
 }
 
@@ -134,6 +150,48 @@ VMS_EXPORT size_t malloc_usable_size(void *ptr)
 	struct vms_heap *h = vms_tls_heap;
 	vms_heap_count(h, VMS_AC_malloc_usable_size);
 	return vms_usable_size(ptr);
+}
+
+/* ---- the family as libc calls it (its GOT points here: libc_alloc.c) ----
+ * Counted as the same calls; served from the pinned heap. */
+
+void *vms_libc_malloc(size_t size)
+{
+	vms_ensure_init();
+	struct vms_heap *h = vms_tls_heap;
+	vms_heap_count(h, VMS_AC_malloc);
+	return traced(vms_pinned_alloc(size, false), size, __builtin_return_address(0));
+}
+
+void *vms_libc_calloc(size_t n, size_t size)
+{
+	vms_ensure_init();
+	struct vms_heap *h = vms_tls_heap;
+	vms_heap_count(h, VMS_AC_calloc);
+	size_t bytes;
+	return traced(vms_pinned_calloc(n, size), __builtin_mul_overflow(n, size, &bytes) ? 0 : bytes,
+		      __builtin_return_address(0));
+}
+
+void *vms_libc_realloc(void *ptr, size_t size)
+{
+	vms_ensure_init();
+	struct vms_heap *h = vms_tls_heap;
+	vms_heap_count(h, VMS_AC_realloc);
+	return traced(vms_pinned_realloc(h, ptr, size), size, __builtin_return_address(0));
+}
+
+void *vms_libc_reallocarray(void *ptr, size_t n, size_t size)
+{
+	vms_ensure_init();
+	struct vms_heap *h = vms_tls_heap;
+	vms_heap_count(h, VMS_AC_reallocarray);
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return vms_pinned_realloc(h, ptr, bytes);
 }
 
 /* glibc extension: returns free memory to the system (here, to the VM). */

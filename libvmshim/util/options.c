@@ -59,6 +59,9 @@ static const struct vms_option_desc table[VMS_OPT_COUNT] = {
 	[VMS_OPT_VERBOSE] = { "VMSHIM_VERBOSE", VMS_OPTK_BOOL, 0, "0",
 		0, 1, "0 or 1",
 		"1 prints this option table at start" },
+	[VMS_OPT_EFAULT_REPORT] = { "VMSHIM_EFAULT_REPORT", VMS_OPTK_BOOL, 0, "0",
+		0, 1, "0 or 1",
+		"1 reports on stderr each EFAULT a wrapped call returns for arena memory" },
 };
 
 static uint64_t values[VMS_OPT_COUNT];

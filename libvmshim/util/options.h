@@ -32,6 +32,7 @@ enum vms_option_id {
 	VMS_OPT_LIVE_DIR,    /* path: where live segments go */
 	VMS_OPT_LOG,         /* error, warn, info, debug */
 	VMS_OPT_VERBOSE,     /* 0/1: print the option table at start */
+	VMS_OPT_EFAULT_REPORT, /* 0/1: report EFAULTs of wrapped calls on arena memory */
 	VMS_OPT_COUNT
 };
 

@@ -85,7 +85,8 @@ void vms_stats_reset_events(void)
 			       &vms_stats.swap_clusters_out,   &vms_stats.swap_clusters_in,
 			       &vms_stats.swap_readahead_pages, &vms_stats.swap_readahead_hits,
 			       &vms_stats.swap_write_errors,   &vms_stats.swap_read_errors,
-			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages };
+			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages,
+			       &vms_stats.efault_retries,      &vms_stats.efault_returned };
 	for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
 		__atomic_store_n(events[i], 0, __ATOMIC_RELAXED);
 	}
@@ -154,6 +155,9 @@ size_t vms_stats_format_json_of(const struct vms_stats *st, long pid, char *buf,
 	     (unsigned long long)load(&st->written_back_pages));
 	SINK(&s, ", \"arena\": {\"start\": %llu, \"end\": %llu}",
 	     (unsigned long long)st->arena_start, (unsigned long long)st->arena_end);
+	SINK(&s, ", \"kernel_io\": {\"efault_retries\": %llu, \"efault_returned\": %llu}",
+	     (unsigned long long)load(&st->efault_retries),
+	     (unsigned long long)load(&st->efault_returned));
 	size_t (*alloc_json)(char *, size_t) =
 		__atomic_load_n(&vms_stats_alloc_json_hook, __ATOMIC_ACQUIRE);
 	/* The allocator's section describes this process only. */
@@ -218,6 +222,9 @@ size_t vms_stats_format_table_of(const struct vms_stats *st, long pid, const cha
 	     (long long)vms_gauge_now(&st->vmas), (long long)load_peak(&st->vmas),
 	     (long long)vms_gauge_now(&st->kernel_mappings),
 	     (long long)load_peak(&st->kernel_mappings));
+	SINK(&s, "  kernel I/O: EFAULT retries=%llu returned=%llu\n",
+	     (unsigned long long)load(&st->efault_retries),
+	     (unsigned long long)load(&st->efault_returned));
 	return s.len;
 }
 

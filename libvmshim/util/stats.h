@@ -19,6 +19,7 @@
  *    "kernel": {"mappings": N, "mappings_peak": N},
  *    "file": {"dirty_pages": N, "dirty_peak": N, "written_back_pages": N},
  *    "arena": {"start": N, "end": N},
+ *    "kernel_io": {"efault_retries": N, "efault_returned": N},
  *    "alloc": {"blocks": N, "bytes": N, ... , "classes": {"16": N, ...}}}
  *
  * New keys may be added; existing ones keep their meaning.  Updating a
@@ -107,6 +108,8 @@ struct __attribute__((aligned(4096))) vms_stats {
 	struct vms_gauge file_dirty;     /* shared file pages written, not yet synced */
 	uint64_t written_back_pages;     /* dirty shared file pages handed back */
 	uint64_t arena_start, arena_end;  /* 0, 0 when there is no arena */
+	uint64_t efault_retries;         /* wrapped calls retried after EFAULT (shim/kernel_io.c) */
+	uint64_t efault_returned;        /* EFAULTs on arena memory returned to the program */
 };
 
 extern struct vms_stats vms_stats;

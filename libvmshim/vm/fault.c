@@ -575,11 +575,17 @@ void vms_prefault(uintptr_t addr, size_t len, enum vms_access access)
 	uint64_t all = ~0ULL, saved;
 	vms_raw_rt_sigprocmask(SIG_SETMASK, &all, &saved);
 	for (; x < end; x += VMS_PAGE_SIZE) {
-		if (page_ready(vms_pte_lookup(&vms_mm.ptes, x), access)) {
-			continue;
+		/* One fault may take a page one step only (a swap-in, then the
+		 * write that frees its swap copy; a deactivated COW page: the
+		 * end of the sharing, then the touch): repeat until it is ready.
+		 * A genuine fault is left alone: the kernel answers EFAULT, as
+		 * natively. */
+		for (int step = 0; step < 8 && !page_ready(vms_pte_lookup(&vms_mm.ptes, x), access);
+		     step++) {
+			if (vms_fault(x, access) != VMS_FAULT_RESOLVED) {
+				break;
+			}
 		}
-		/* A genuine fault is left alone: the kernel answers EFAULT, as natively. */
-		vms_fault(x, access);
 	}
 	vms_raw_rt_sigprocmask(SIG_SETMASK, &saved, NULL);
 }

@@ -20,7 +20,8 @@
  *   - MAP_SHARED memory (anonymous and file) is not touched: its kernel
  *     mapping is shared by both processes.  MADV_DONTFORK and
  *     MADV_WIPEONFORK ranges are not shared with the child, so they are not
- *     write-protected either.
+ *     write-protected either; nor are pages a system call in another
+ *     thread is using (pinned: vm/pin.c), which would then fail with EFAULT.
  *   - Pages in swap at fork time (SWAPPED, or present with a copy in swap:
  *     SWAPCACHE) are shared through the swap file: the prepare handler
  *     takes one more reference on each of their slots (vm/swap.c keeps the
@@ -68,6 +69,31 @@ static vms_pte_t mark_cow(vms_pte_t pte)
 	return writable || inactive_writable ? pte | VMS_PTE_COW : pte;
 }
 
+/*
+ * Marks v's pages COW, except those a system call in another thread is
+ * using (vm/pin.c): write-protecting them would make that call fail with
+ * EFAULT.  The kernel copies them at fork anyway; the shim just does not
+ * see their first write as a COW fault.
+ */
+static void mark_cow_unpinned(struct vms_vma *v)
+{
+	const uintptr_t chunk = VMS_PTE_PER_LEAF * VMS_PAGE_SIZE;
+	for (uintptr_t x = v->start; x < v->end;) {
+		uintptr_t stop = (x & ~(chunk - 1)) + chunk;
+		stop = stop < v->end ? stop : v->end;
+		if (!vms_pinned(x, stop)) {
+			vms_reprotect(v, x, stop, mark_cow);
+		} else {
+			for (uintptr_t p = x; p < stop; p += VMS_PAGE_SIZE) {
+				if (!vms_pinned(p, p + VMS_PAGE_SIZE)) {
+					vms_reprotect(v, p, p + VMS_PAGE_SIZE, mark_cow);
+				}
+			}
+		}
+		x = stop;
+	}
+}
+
 void vms_fork_prepare(void)
 {
 	if (vms_mm.base == 0) {
@@ -78,7 +104,7 @@ void vms_fork_prepare(void)
 		if (!(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN | VMS_VMA_DONTFORK |
 				  VMS_VMA_WIPEONFORK)) &&
 		    (v->prot & PROT_WRITE)) {
-			vms_reprotect(v, v->start, v->end, mark_cow);
+			mark_cow_unpinned(v);
 		}
 	}
 	vms_swap_fork_ref();

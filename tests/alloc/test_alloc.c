@@ -4,7 +4,9 @@
  * accounting, calloc's zero tracking, aligned classes, big blocks and
  * their table, cross-thread frees (the full-span notification included),
  * thread exit and adoption of abandoned segments, the decommit policy,
- * fork-holder lock bypass, and misuse detection (in a child process).
+ * fork-holder lock bypass, misuse detection (in a child process), and
+ * the pinned heap for libc's allocations (the kernel's memory, freed from
+ * any thread).
  *
  * Built twice from this source: test_alloc runs with no arena (the memory
  * comes from the kernel, as when the shim could not reserve an arena), and
@@ -733,6 +735,74 @@ static void test_fork_holder_can_allocate(void **state)
 	xfree(c);
 }
 
+/* ---- the pinned heap (libc's own allocations) ---- */
+
+static void *free_in_thread(void *p)
+{
+	vms_free(vms_heap_get(), p);
+	return NULL;
+}
+
+/* Pinned memory is the kernel's: outside the arena even when there is one. */
+static bool pinned_mapping(const void *p)
+{
+	return !in_arena(p);
+}
+
+static void test_pinned_heap(void **state)
+{
+	(void)state;
+	size_t committed = vms_pinned_committed();
+	/* Small, medium, large: pinned segments, the kernel's memory. */
+	static const size_t sizes[] = { 16, 100, 4096, 8192, 40000, 131072, 700000 };
+	void *p[sizeof sizes / sizeof sizes[0]];
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		p[i] = vms_pinned_alloc(sizes[i], false);
+		assert_non_null(p[i]);
+		assert_true(vms_is_pinned_block(p[i]));
+		assert_true(pinned_mapping(p[i]));
+		fill(p[i], sizes[i], 0x5a);
+	}
+	assert_true(vms_pinned_committed() > committed);
+	/* A big block: its own mapping of the kernel's memory. */
+	void *big = vms_pinned_alloc(3u << 20, false);
+	assert_non_null(big);
+	assert_false(vms_is_pinned_block(big));
+	assert_true(pinned_mapping(big));
+	fill(big, 3u << 20, 1);
+	/* Ordinary memory never lands in a pinned segment. */
+	void *o = xmalloc(100);
+	assert_false(vms_is_pinned_block(o));
+#ifdef VMS_TEST_ARENA
+	assert_true(in_arena(o));
+#endif
+	/* calloc is zero. */
+	unsigned char *z = vms_pinned_calloc(10, 100);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(z[i], 0);
+	}
+	/* realloc on libc's behalf moves ordinary blocks to pinned memory
+	 * and keeps the contents; the old block is freed. */
+	memset(o, 7, 100);
+	unsigned char *q = vms_pinned_realloc(vms_heap_get(), o, 5000);
+	assert_true(vms_is_pinned_block(q));
+	assert_int_equal(q[99], 7);
+	/* free from the owner thread's heap and from another thread. */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, free_in_thread, p[0]), 0);
+	pthread_join(t, NULL);
+	for (size_t i = 1; i < sizeof sizes / sizeof sizes[0]; i++) {
+		xfree(p[i]);
+	}
+	xfree(big);
+	xfree(z);
+	xfree(q);
+	/* Blocks freed from anywhere are reusable by the pinned heap. */
+	void *again = vms_pinned_alloc(16, false);
+	assert_true(vms_is_pinned_block(again));
+	xfree(again);
+}
+
 static void test_stats_json(void **state)
 {
 	(void)state;
@@ -779,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_purge_keeps_accounting),
 		cmocka_unit_test(test_misuse_aborts),
 		cmocka_unit_test(test_fork_holder_can_allocate),
+		cmocka_unit_test(test_pinned_heap),
 		cmocka_unit_test(test_stats_json),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
