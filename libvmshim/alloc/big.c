@@ -9,9 +9,10 @@
  *   alloc    from the cache when it holds a mapping (the closest in size:
  *            shrunk in place when more than a quarter too large, grown by
  *            moving its pages when too small, so only the new tail is
- *            populated), else a new mapping, populated whole
- *            (interim policy, see mem.c); calloc of a new mapping does not
- *            touch it (fresh pages are zero), a cached one is cleared.
+ *            populated), else a new mapping, populated up to its first
+ *            64 MiB (interim policy, see mem.c); calloc of a new mapping
+ *            does not touch it (fresh pages are zero), a cached one is
+ *            cleared.
  *   free     into the cache when it fits (at most 64 mappings, at most
  *            max(8 MiB, min(64 MiB, live big bytes / 2)) bytes; the oldest
  *            are unmapped first), else unmapped at once: the VM gets the
@@ -20,8 +21,8 @@
  *            the kernel's memory, outside the arena (alloc/pinned.c says
  *            why); never cached, unmapped when freed.
  *   realloc  vm_mremap(MREMAP_MAYMOVE): the kernel moves the pages, nothing
- *            is copied; the grown tail is populated.  Shrinking by less
- *            than half keeps the mapping.
+ *            is copied; the grown tail is populated (its part below
+ *            64 MiB).  Shrinking by less than half keeps the mapping.
  *
  * Lock: big_lock guards the table, the cache and the counters; never held
  * across a VM call (mappings are made and unmapped outside it).

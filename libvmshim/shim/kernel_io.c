@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -935,40 +936,86 @@ static size_t kio_bytes(size_t size, size_t n)
 	return __builtin_mul_overflow(size, n, &bytes) ? SIZE_MAX : bytes;
 }
 
-VMS_EXPORT size_t fread(void *ptr, size_t size, size_t n, FILE *f)
+/* Bytes pinned and made present per chunk of an fread or fwrite.  A
+ * request is made present a chunk at a time, not whole: programs size
+ * buffers generously (sort mallocs half the machine's memory and asks
+ * fread for a few hundred MiB to read a file of any size), and pinning
+ * the whole request made that much resident, past any resident limit
+ * (reclaim cannot take pinned pages).  The stream stays locked across the
+ * chunks of fread and fwrite, so the request is still one stdio call. */
+#define STDIO_CHUNK ((size_t)4 << 20)
+
+typedef size_t (*stdio_fn)(void *, size_t, size_t, FILE *);
+
+/* Runs fn over n items of size bytes, a chunk of whole items at a time;
+ * stops at the first short count, as the single call would.  A chunk
+ * boundary falls between items, so a partial item can only be the last. */
+static size_t stdio_chunked(const char *name, stdio_fn fn, void *p, size_t size, size_t n,
+			    FILE *f, enum vms_access a)
 {
-	struct kio k = KIO("fread", -1, KIO_NEVER);
-	size_t ret_;
-	need(&k, ptr, kio_bytes(size, n), W);
-	KIO_STDIO(&k, ret_, REAL(fread)(ptr, size, n, f), ret_ < n);
-	return ret_;
+	size_t per = size >= STDIO_CHUNK ? 1 : STDIO_CHUNK / size, done = 0;
+	while (done < n) {
+		size_t c = n - done < per ? n - done : per;
+		void *at = (char *)p + done * size;
+		struct kio k = KIO(name, -1, KIO_NEVER);
+		size_t ret_;
+		need(&k, at, kio_bytes(size, c), a);
+		KIO_STDIO(&k, ret_, fn(at, size, c, f), ret_ < c);
+		done += ret_;
+		if (ret_ < c) {
+			break;
+		}
+	}
+	return done;
 }
 
-VMS_EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t n, FILE *f)
+static void unlock_stream(void *f)
 {
-	struct kio k = KIO("fread_unlocked", -1, KIO_NEVER);
-	size_t ret_;
-	need(&k, ptr, kio_bytes(size, n), W);
-	KIO_STDIO(&k, ret_, REAL(fread_unlocked)(ptr, size, n, f), ret_ < n);
-	return ret_;
+	funlockfile(f);
 }
 
-VMS_EXPORT size_t fwrite(const void *ptr, size_t size, size_t n, FILE *f)
+/* locked: fread/fwrite, the stream is locked across the chunks; else the
+ * caller holds it (the _unlocked variants). */
+static size_t stdio_io(const char *name, stdio_fn unlocked_fn, stdio_fn fn, void *p, size_t size,
+		       size_t n, FILE *f, enum vms_access a, bool locked)
 {
-	struct kio k = KIO("fwrite", -1, KIO_NEVER);
-	size_t ret_;
-	need(&k, ptr, kio_bytes(size, n), R);
-	KIO_STDIO(&k, ret_, REAL(fwrite)(ptr, size, n, f), ret_ < n);
-	return ret_;
+	size_t bytes;
+	if (p == NULL || size == 0 || n == 0 || __builtin_mul_overflow(size, n, &bytes) ||
+	    bytes <= STDIO_CHUNK) {
+		return stdio_chunked(name, fn, p, size, n, f, a);
+	}
+	if (!locked) {
+		return stdio_chunked(name, unlocked_fn, p, size, n, f, a);
+	}
+	size_t done;
+	flockfile(f);
+	pthread_cleanup_push(unlock_stream, f);
+	done = stdio_chunked(name, unlocked_fn, p, size, n, f, a);
+	pthread_cleanup_pop(1);
+	return done;
 }
 
-VMS_EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t n, FILE *f)
+VMS_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
 {
-	struct kio k = KIO("fwrite_unlocked", -1, KIO_NEVER);
-	size_t ret_;
-	need(&k, ptr, kio_bytes(size, n), R);
-	KIO_STDIO(&k, ret_, REAL(fwrite_unlocked)(ptr, size, n, f), ret_ < n);
-	return ret_;
+	return stdio_io("fread", REAL(fread_unlocked), REAL(fread), p, size, n, f, W, true);
+}
+
+VMS_EXPORT size_t fread_unlocked(void *p, size_t size, size_t n, FILE *f)
+{
+	stdio_fn fn = REAL(fread_unlocked);
+	return stdio_io("fread_unlocked", fn, fn, p, size, n, f, W, false);
+}
+
+VMS_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
+{
+	return stdio_io("fwrite", (stdio_fn)REAL(fwrite_unlocked), (stdio_fn)REAL(fwrite),
+			(void *)p, size, n, f, R, true);
+}
+
+VMS_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f)
+{
+	stdio_fn fn = (stdio_fn)REAL(fwrite_unlocked);
+	return stdio_io("fwrite_unlocked", fn, fn, (void *)p, size, n, f, R, false);
 }
 
 /* --- _FORTIFY_SOURCE entry points: programs built with it (most of a
