@@ -196,6 +196,24 @@ static void account(ssize_t bytes, int blocks)
 	}
 }
 
+/* Records the new block b in the table, or gives its memory back: the
+ * block's address, or NULL with ENOMEM. */
+static void *enter(struct big b)
+{
+	vms_alloc_lock(&big_lock);
+	bool ok = table_insert(b);
+	if (ok) {
+		account((ssize_t)b.len, 1);
+	}
+	vms_alloc_unlock(&big_lock);
+	if (!ok) {
+		vms_mem_unmap(b.ptr, b.len, b.raw);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return (void *)b.ptr;
+}
+
 void *vms_big_alloc(size_t size, size_t align, bool zero)
 {
 	if (size > PTRDIFF_MAX) {
@@ -244,18 +262,7 @@ void *vms_big_alloc(size_t size, size_t align, bool zero)
 	} else if (zero) {
 		memset((void *)b.ptr, 0, b.len);
 	}
-	vms_alloc_lock(&big_lock);
-	bool ok = table_insert(b);
-	if (ok) {
-		account((ssize_t)b.len, 1);
-	}
-	vms_alloc_unlock(&big_lock);
-	if (!ok) {
-		vms_mem_unmap(b.ptr, b.len, b.raw);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return (void *)b.ptr;
+	return enter(b);
 }
 
 void vms_big_free(void *p)
@@ -296,18 +303,7 @@ void *vms_big_alloc_pinned(size_t size, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	vms_alloc_lock(&big_lock);
-	bool ok = table_insert(b);
-	if (ok) {
-		account((ssize_t)b.len, 1);
-	}
-	vms_alloc_unlock(&big_lock);
-	if (!ok) {
-		vms_mem_unmap(b.ptr, b.len, b.raw);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return (void *)b.ptr;
+	return enter(b);
 }
 
 size_t vms_big_usable(const void *p)
