@@ -119,6 +119,7 @@ void vms_mm_init(void)
 	vms_gauge_add(&vms_stats.kernel_mappings, 1);
 	mm->base = (uintptr_t)r;
 	mm->end = (uintptr_t)r + size;
+	mm->owner_pid = vms_raw_getpid();
 	vms_limit_pages = vms_option_num(VMS_OPT_MEM_LIMIT) / VMS_PAGE_SIZE;
 	vms_stats.limit_pages = vms_limit_pages;
 	if (vms_limit_pages != 0 && vms_limit_pages < 16 * 512) {

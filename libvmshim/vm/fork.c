@@ -157,6 +157,7 @@ void vms_fork_child(void)
 	if (vms_mm.base == 0) {
 		return;
 	}
+	vms_mm.owner_pid = vms_raw_getpid();
 	/* Only this thread exists: the lock's holder is this thread. */
 	drop_dontfork_vmas();
 	vms_mlock_fork_child(); /* vm/range.c: locks are not inherited */

@@ -76,6 +76,9 @@ struct vms_mm {
 				     * with MCL_ONFAULT if asked; else 0 */
 	int hugepage_advice;        /* (a) MADV_HUGEPAGE or MADV_NOHUGEPAGE over the
 				     * whole arena; 0 if the kernel has no THP */
+	long owner_pid;             /* the process whose address space this is (set at
+				     * start and in a fork child): a vfork child shares
+				     * it and must not end it as its own */
 };
 
 extern struct vms_mm vms_mm;

@@ -98,11 +98,19 @@
 static int mem_fd = -1;
 static long mem_fd_pid;
 
-static int mem_open(void)
+/*
+ * The descriptor of this process's memory.  The address space's owner
+ * (vms_mm.owner_pid) keeps one open.  A process that shares the address
+ * space without being its owner (a vfork child; its descriptor table is
+ * its own) opens one for the call: *temp is then set, and the caller
+ * closes it.
+ */
+static int mem_open(bool *temp)
 {
 	long pid = vms_raw_getpid();
+	*temp = pid != vms_mm.owner_pid;
 	int fd = __atomic_load_n(&mem_fd, __ATOMIC_ACQUIRE);
-	if (fd >= 0 && __atomic_load_n(&mem_fd_pid, __ATOMIC_ACQUIRE) == pid) {
+	if (!*temp && fd >= 0 && __atomic_load_n(&mem_fd_pid, __ATOMIC_ACQUIRE) == pid) {
 		return fd;
 	}
 	long nfd = vms_raw_open("/proc/self/mem", 02 /* O_RDWR */ | 02000000 /* O_CLOEXEC */, 0);
@@ -110,6 +118,9 @@ static int mem_open(void)
 		vms_fatal("cannot open /proc/self/mem (errno %ld): swap needs it to move pages "
 			  "the program cannot access",
 			  -nfd);
+	}
+	if (*temp) {
+		return (int)nfd;
 	}
 	/* Racing threads: the winner's descriptor stays, the loser's is closed. */
 	if (__atomic_compare_exchange_n(&mem_fd, &fd, (int)nfd, 0, __ATOMIC_ACQ_REL,
@@ -121,14 +132,15 @@ static int mem_open(void)
 		return (int)nfd;
 	}
 	vms_raw_close((int)nfd);
-	return mem_open();
+	return mem_open(temp);
 }
 
 /* Copies len bytes between buf and arena memory at addr, whatever its
  * kernel protection.  Fatal on failure: the pages are the shim's own. */
 static void mem_copy(uintptr_t addr, void *buf, size_t len, bool to_arena)
 {
-	int fd = mem_open();
+	bool temp;
+	int fd = mem_open(&temp);
 	char *p = buf;
 	while (len > 0) {
 		long r = to_arena ? vms_raw_pwrite(fd, p, len, (off_t)addr)
@@ -143,6 +155,9 @@ static void mem_copy(uintptr_t addr, void *buf, size_t len, bool to_arena)
 		p += r;
 		addr += (uintptr_t)r;
 		len -= (size_t)r;
+	}
+	if (temp) {
+		vms_raw_close(fd);
 	}
 }
 
@@ -859,7 +874,9 @@ void vms_swap_fork_ref(void)
 
 void vms_swap_release_all(void)
 {
-	if (!vms_swap_ready()) {
+	/* A vfork child (or a raw clone sharing the memory) ending with _exit
+	 * shares its parent's page table: the references are the parent's. */
+	if (!vms_swap_ready() || vms_raw_getpid() != vms_mm.owner_pid) {
 		return;
 	}
 	uint64_t saved;

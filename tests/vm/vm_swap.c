@@ -308,6 +308,25 @@ static void forked(void)
 	munmap(m, len);
 }
 
+/* 4b. A vfork child that ends with _exit shares the parent's memory: its
+ * end must leave the parent's swap alone. */
+static void vforked(void)
+{
+	size_t len = 2 * limit_bytes;
+	unsigned char *m = anon(len);
+	fill(m, len, 12);
+	pid_t c = vfork();
+	if (c == 0) {
+		_exit(m[0] == pattern(0, 12) ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(c, &st, 0);
+	size_t bad = verify(m, len, 12) + verify(m, len, 12);
+	printf("vfork: child %s, parent %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "BAD",
+	       bad ? "BAD" : "ok");
+	munmap(m, len);
+}
+
 /* 5. mlock'ed pages stay resident while everything else is evicted. */
 static void locked(void)
 {
@@ -430,6 +449,7 @@ int main(int argc, char **argv)
 	kmaps_check("after the threads");
 	forked();
 	kmaps_check("after fork");
+	vforked();
 	locked();
 	kmaps_check("after mlock");
 	files(dir);
