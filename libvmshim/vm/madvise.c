@@ -163,12 +163,11 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 		if (err == 0 && vms_vma_has_object(v)) {
 			/* Pages present already were not populated again: the kernel
 			 * says whether the whole range can be (EFAULT past the end of
-			 * the file or shared object).  Asked for reading: clean file
-			 * pages stay write-protected on purpose (a write population
-			 * would be refused with EINVAL), and the populated pages are
-			 * all accessible now. */
-			long r = vms_raw_madvise((void *)s, e - s, MADV_POPULATE_READ);
-			err = vms_raw_failed(r) ? (int)-r : 0;
+			 * the file or shared object).  Its EINVAL only means clean
+			 * file pages the shim keeps write-protected on purpose (the
+			 * VMA's permission was checked above). */
+			long r = vms_raw_madvise((void *)s, e - s, advice);
+			err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
 		}
 		return err;
 	}
