@@ -17,12 +17,15 @@ HEADER = struct.Struct("<8sIIIIqQQQQ")
 RECORD = np.dtype([("ns", "<u8"), ("addr", "<u8"), ("aux", "<u8"),
                    ("npages", "<u4"), ("kind", "<u2"), ("tid", "<u2")])
 KINDS = {1: "zero_fill", 2: "file", 3: "cow", 4: "swap_in", 5: "minor", 6: "genuine",
+         7: "readahead_hit",
          16: "evict_anon", 17: "evict_file", 18: "evict_swapcache", 19: "evict_shared",
          20: "deactivate", 21: "swap_out", 22: "evict_file_dirty",
          32: "map", 33: "unmap", 34: "alloc", 48: "maps_text", 49: "end"}
 NUMBER = {v: k for k, v in KINDS.items()}
-# Faults that make a page present: the program touched that page.
-ACCESS_KINDS = [NUMBER[k] for k in ("zero_fill", "file", "cow", "swap_in", "minor")]
+# Faults that make a page present or accessible: the program touched that
+# page (readahead_hit: a page read ahead of a swap-in, touched first).
+ACCESS_KINDS = [NUMBER[k] for k in ("zero_fill", "file", "cow", "swap_in", "minor",
+                                    "readahead_hit")]
 FAULT_KINDS = ACCESS_KINDS + [NUMBER["genuine"]]
 # Pages leaving memory (swap_out repeats evict_anon per cluster; deactivate
 # only makes a page inaccessible to sample its next touch).

@@ -50,6 +50,7 @@
 #define VMS_TRACE_KIND_LIST(X)                                            \
 	X(ZERO_FILL, zero_fill, 1) X(FILE, file, 2) X(COW, cow, 3)            \
 	X(SWAP_IN, swap_in, 4) X(MINOR, minor, 5) X(GENUINE, genuine, 6)      \
+	X(READAHEAD_HIT, readahead_hit, 7)                                    \
 	X(EVICT_ANON, evict_anon, 16) X(EVICT_FILE, evict_file, 17)           \
 	X(EVICT_SWAPCACHE, evict_swapcache, 18)                               \
 	X(EVICT_SHARED, evict_shared, 19) X(DEACTIVATE, deactivate, 20)       \

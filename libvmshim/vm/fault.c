@@ -418,6 +418,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 	if (old & VMS_PTE_READAHEAD) {
 		ahead = claim_readahead_run(vma, page, prot);
 		vms_count_add(&vms_stats.swap_readahead_hits, 1 + ahead);
+		vms_trace_event(VMS_TRACE_READAHEAD_HIT, page, 1); /* the page touched */
 	} else if (!(old & VMS_PTE_ACCESSED)) {
 		vms_count_fault(VMS_FAULT_minor);
 		vms_trace_event(VMS_TRACE_MINOR, page, 1);
