@@ -111,6 +111,28 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 	unsigned opposite;
 	if (v->flags & VMS_VMA_FOREIGN) {
 		long r = vms_raw_madvise((void *)s, e - s, advice);
+		if (vms_raw_failed(r)) {
+			return (int)-r;
+		}
+		if (advice == MADV_DONTFORK || advice == MADV_DOFORK) {
+			/* The kernel will not copy it into a child: fork's child
+			 * must forget it too (vm/fork.c). */
+			if (vms_vma_clip(&vms_mm.vmas, s, e) != 0) {
+				return ENOMEM;
+			}
+			long before = vms_kmaps_boundaries(s, e);
+			struct vms_vma *p = vms_vma_find(&vms_mm.vmas, s);
+			p->flags = advice == MADV_DONTFORK ? p->flags | VMS_VMA_DONTFORK
+							   : p->flags & ~VMS_VMA_DONTFORK;
+			vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
+			vms_vma_merge(&vms_mm.vmas, p);
+		}
+		return 0;
+	}
+	if ((advice == MADV_MERGEABLE || advice == MADV_UNMERGEABLE) && shared) {
+		/* KSM leaves shared mappings alone: Linux sets no flag there, so
+		 * nothing splits. */
+		long r = vms_raw_madvise((void *)s, e - s, advice);
 		return vms_raw_failed(r) ? (int)-r : 0;
 	}
 	unsigned flag = kernel_flag_of(advice, &set, &opposite);
