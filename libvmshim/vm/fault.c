@@ -609,7 +609,11 @@ void vms_prefault(uintptr_t addr, size_t len, enum vms_access access)
 		 * natively. */
 		for (int step = 0; step < 8 && !page_ready(vms_pte_lookup(&vms_mm.ptes, x), access);
 		     step++) {
-			if (vms_fault(x, access) != VMS_FAULT_RESOLVED) {
+			enum vms_fault_result r = vms_fault(x, access);
+			if (r == VMS_FAULT_MAPERR && vms_stack_grow(x)) {
+				continue; /* below a growing-down mapping: as the kernel grows it */
+			}
+			if (r != VMS_FAULT_RESOLVED) {
 				break;
 			}
 		}
