@@ -13,7 +13,7 @@
  * regions of alloc/segment.c, big blocks mapped by vms_mem_map_kernel), so
  * the kernel pages it, copies it on write after fork and resolves its own
  * accesses to it like any memory of a program without the shim; reclaim
- * never sees it.  Not in the arena with vm_mark_pinned, as first designed,
+ * never sees it.  Not arena memory marked pinned, as first designed,
  * because the VM write-protects every private writable page of the arena
  * at fork (vm/fork.c), pinned mappings included: (1) a libc read into a
  * stdio buffer after fork then fails with EFAULT until the program's own

@@ -395,11 +395,6 @@ bool vms_anon_written(uintptr_t start, uintptr_t end)
 	return written;
 }
 
-size_t vms_present_pages(uintptr_t start, uintptr_t end)
-{
-	return count_pages(start, end, VMS_PTE_PRESENT);
-}
-
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end)
 {
 	return count_pages(start, end, VMS_PTE_PRESENT | VMS_PTE_DIRTY);

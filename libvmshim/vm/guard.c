@@ -82,7 +82,6 @@ static int install(struct vms_vma *v, uintptr_t s, uintptr_t e, vms_advise_fn pi
 		/* The object keeps the contents: the pages only stop being
 		 * accessible, as if unmapped from the page table. */
 		long before = vms_kmaps_boundaries(s, e);
-		vms_gauge_add(&vms_stats.resident_pages, -(int64_t)vms_present_pages(s, e));
 		if (v->flags & VMS_VMA_FILE) {
 			size_t dirty = vms_dirty_pages(s, e);
 			vms_gauge_add(&vms_stats.file_dirty, -(int64_t)dirty);
@@ -92,7 +91,7 @@ static int install(struct vms_vma *v, uintptr_t s, uintptr_t e, vms_advise_fn pi
 		if (vms_raw_failed(r)) {
 			vms_fatal("guard: cannot protect [%p, %p): errno %ld", (void *)s, (void *)e, -r);
 		}
-		vms_pte_release_range(&vms_mm.ptes, s, e);
+		vms_pages_release(s, e);
 		vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
 	} else {
 		/* Private memory loses its contents, as MADV_DONTNEED does. */

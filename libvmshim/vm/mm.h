@@ -161,8 +161,6 @@ int vms_arena_reserve(uintptr_t start, uintptr_t end);
 int vms_arena_discard(uintptr_t start, uintptr_t end);
 /* Turns huge pages off for the whole arena, once (see arena.c). */
 void vms_arena_hugepages_off(void);
-/* Pages present in [start, end) (for resident accounting). */
-size_t vms_present_pages(uintptr_t start, uintptr_t end);
 /* Whether private anonymous memory in [start, end) holds a page the program
  * wrote (so Linux gave its mapping an anon_vma): a dirty or COW PTE, or a
  * present page the kernel maps as a page of its own rather than the zero
@@ -262,10 +260,6 @@ int vms_pin_begin(uintptr_t addr, size_t len);
 void vms_pin_end(int token);
 /* Whether a pin intersects [start, end) (reclaim, after claiming). */
 bool vms_pinned(uintptr_t start, uintptr_t end);
-uint64_t vms_pin_overflows(void);
-/* Marks the mappings of [addr, addr + len) pinned: reclaim never takes
- * their pages (the allocator's memory for libc itself).  0, EINVAL, ENOMEM. */
-int vm_mark_pinned(void *addr, size_t len);
 
 /* vm/maps.c: writes the maps view VMSHIM_MAPS_FILE and VMSHIM_MAPS ask for. */
 void vms_maps_report_at_exit(void);

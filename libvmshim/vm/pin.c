@@ -2,7 +2,7 @@
  * vm/pin.c - memory reclaim must leave alone: pages a system call is using
  * on the program's behalf (pins), and mappings marked pinned.
  *
- * Owns: the pin table and vm_mark_pinned.
+ * Owns: the pin table.
  *
  * A pin covers a user buffer for the duration of one system call (see
  * shim/kernel_io.c): the wrapper pins, makes the buffer present
@@ -15,16 +15,11 @@
  * then looks at the pins.  Either reclaim sees the pin and backs off, or the
  * pinner sees the claim (or its outcome) and faults the page back in.
  *
- * A pinned mapping (VMS_VMA_PINNED) is never deactivated or evicted: the
- * allocator puts there the memory libc hands to the kernel itself (stdio
- * buffers, directory streams), which no wrapper sees.
- *
  * Async-signal-safe: atomics only; the table has VMS_PIN_SLOTS entries and
- * a full table just means the call runs unpinned (counted).
+ * a full table just means the call runs unpinned.
  */
 #include "config.h"
 
-#include <errno.h>
 
 #include "vm/mm.h"
 
@@ -39,7 +34,6 @@ struct pin_slot {
 
 static struct pin_slot pins[VMS_PIN_SLOTS];
 static int pins_active;      /* how many slots are active: 0 skips the scan */
-static uint64_t pins_overflow;
 
 int vms_pin_begin(uintptr_t addr, size_t len)
 {
@@ -60,7 +54,6 @@ int vms_pin_begin(uintptr_t addr, size_t len)
 			return i;
 		}
 	}
-	__atomic_fetch_add(&pins_overflow, 1, __ATOMIC_RELAXED);
 	return -1;
 }
 
@@ -88,31 +81,4 @@ bool vms_pinned(uintptr_t start, uintptr_t end)
 		}
 	}
 	return false;
-}
-
-uint64_t vms_pin_overflows(void) { return __atomic_load_n(&pins_overflow, __ATOMIC_RELAXED); }
-
-int vm_mark_pinned(void *addr, size_t len)
-{
-	uintptr_t start = (uintptr_t)addr, end = start + len;
-	if ((start & ~VMS_PAGE_MASK) != 0 || len == 0 || end < start ||
-	    vms_arena_where(start, end) != VMS_INSIDE) {
-		return EINVAL;
-	}
-	end = vms_page_up(end);
-	uint64_t saved;
-	vms_map_write_lock(&saved);
-	int err = 0;
-	if (vms_mapped_prefix_end(start, end) != end) {
-		err = ENOMEM;
-	} else if ((err = vms_vma_clip(&vms_mm.vmas, start, end)) == 0) {
-		struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
-		while (v != NULL && v->start < end) {
-			v->flags |= VMS_VMA_PINNED;
-			v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v));
-		}
-		vms_vmas_gauge_sync();
-	}
-	vms_map_write_unlock(&saved);
-	return err;
 }

@@ -235,8 +235,7 @@ static void say_once(int *flag, const char *what, long detail)
  */
 static bool evictable_vma(const struct vms_vma *v)
 {
-	return !(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT |
-			     VMS_VMA_PINNED));
+	return !(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT));
 }
 
 struct victim {

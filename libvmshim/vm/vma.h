@@ -65,8 +65,6 @@ struct vms_vma {
 #define VMS_VMA_NOWRITE     0x2000u /* shared file opened read-only: PROT_WRITE is EACCES */
 #define VMS_VMA_HUGEPAGE    0x4000u /* MADV_HUGEPAGE from the program (the arena
 				      * carries it already: not a kernel split) */
-#define VMS_VMA_PINNED      0x8000u /* the shim's own: reclaim leaves its pages
-				      * present (vm/pin.c) */
 #define VMS_VMA_ACCOUNT     0x10000u /* Linux's VM_ACCOUNT (private writable memory
 				       * is committed): it only keeps mappings apart,
 				       * as the kernel's merge rule does */
