@@ -49,6 +49,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../vm/shim_probe.h"
+
 #define P 4096UL
 
 static int failures;
@@ -85,55 +87,12 @@ static int page_ok(const volatile unsigned char *m, size_t i, unsigned salt)
 
 /* ---- the shim's count of kernel mappings against the kernel's ---- */
 
-/* A statistic of the shim ("section.key"), or -1 natively. */
-static long long stat_of(const char *section, const char *key)
-{
-	size_t (*json)(char *, size_t) =
-		(size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "vmshim_stats_json");
-	static char buf[1 << 16];
-	if (json == NULL) {
-		return -1;
-	}
-	json(buf, sizeof buf);
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\": {", section);
-	char *s = strstr(buf, pat);
-	if (s == NULL) {
-		return -1;
-	}
-	snprintf(pat, sizeof pat, "\"%s\": ", key);
-	char *k = strstr(s, pat);
-	return k != NULL ? atoll(k + strlen(pat)) : -1;
-}
-
 /* Under the shim: its count of kernel mappings in the arena is the
  * kernel's (read without allocating).  Natively: nothing to check. */
 static void kmaps_check(const char *when)
 {
-	long long lo = stat_of("arena", "start"), hi = stat_of("arena", "end");
-	if (lo <= 0) {
-		return;
-	}
-	static char buf[1 << 20];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	size_t len = 0;
-	ssize_t n;
-	while (fd >= 0 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
-		len += (size_t)n;
-	}
-	if (fd >= 0) {
-		close(fd);
-	}
-	buf[len] = '\0';
-	long long real = 0;
-	for (char *line = buf; *line != '\0';) {
-		unsigned long long a = strtoull(line, NULL, 16);
-		real += a >= (unsigned long long)lo && a < (unsigned long long)hi;
-		char *nl = strchr(line, '\n');
-		line = nl != NULL ? nl + 1 : line + strlen(line);
-	}
-	long long shim = stat_of("kernel", "mappings");
-	if (shim != real) {
+	long long shim = 0, real = 0;
+	if (!probe_kmaps_match(&shim, &real)) {
 		printf("BAD: %s: the shim counts %lld kernel mappings in the arena, the kernel %lld\n",
 		       when, shim, real);
 		failures++;

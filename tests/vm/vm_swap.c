@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shim_probe.h"
+
 #define P 4096UL
 
 static size_t limit_bytes;
@@ -83,27 +85,6 @@ static size_t verify(const unsigned char *m, size_t len, unsigned salt)
 	return bad;
 }
 
-/* A statistic of the shim ("section.key"), or -1 natively. */
-static long long stat_of(const char *section, const char *key)
-{
-	size_t (*json)(char *, size_t) =
-		(size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "vmshim_stats_json");
-	static char buf[1 << 16];
-	if (json == NULL) {
-		return -1;
-	}
-	json(buf, sizeof buf);
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\": {", section);
-	char *s = strstr(buf, pat);
-	if (s == NULL) {
-		return -1;
-	}
-	snprintf(pat, sizeof pat, "\"%s\": ", key);
-	char *k = strstr(s, pat);
-	return k != NULL ? atoll(k + strlen(pat)) : -1;
-}
-
 static long status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -136,45 +117,17 @@ static size_t resident_pages(void *m, size_t len)
 	return n;
 }
 
-/* Kernel mappings starting in [lo, hi), read without allocating (an
- * allocation under a tight limit may itself change the mappings). */
-static long long maps_in(unsigned long long lo, unsigned long long hi)
-{
-	static char buf[1 << 20];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	size_t len = 0;
-	ssize_t n;
-	while (fd >= 0 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
-		len += (size_t)n;
-	}
-	if (fd >= 0) {
-		close(fd);
-	}
-	buf[len] = '\0';
-	long long count = 0;
-	for (char *line = buf; *line != '\0';) {
-		unsigned long long a = strtoull(line, NULL, 16);
-		count += a >= lo && a < hi;
-		char *nl = strchr(line, '\n');
-		line = nl != NULL ? nl + 1 : line + strlen(line);
-	}
-	return count;
-}
-
 /* The shim's count of kernel mappings in its arena is the kernel's. */
 static void kmaps_check(const char *when)
 {
+	long long shim = 0, real = 0;
 	if (!checks) {
 		return;
 	}
-	unsigned long long lo = (unsigned long long)stat_of("arena", "start");
-	unsigned long long hi = (unsigned long long)stat_of("arena", "end");
-	long long real = maps_in(lo, hi);
-	long long kmaps = stat_of("kernel", "mappings");
-	if (kmaps != real) {
-		printf("kernel mappings %s: shim %lld, /proc/self/maps %lld\n", when, kmaps, real);
+	if (!probe_kmaps_match(&shim, &real)) {
+		printf("kernel mappings %s: shim %lld, /proc/self/maps %lld\n", when, shim, real);
 	}
-	check(kmaps == real, "the kernel-mapping count matches /proc/self/maps");
+	check(shim == real, "the kernel-mapping count matches /proc/self/maps");
 }
 
 /* 1. Sequential and random scans of four times the limit. */
@@ -227,11 +180,11 @@ static void advice(void)
 	size_t len = 64 * P;
 	unsigned char *m = anon(len);
 	fill(m, len, 2);
-	long long out0 = stat_of("swap", "out_pages");
+	long long out0 = probe_stat("swap", "out_pages");
 	int r1 = madvise(m, len, MADV_PAGEOUT);
 	if (checks) {
 		check(resident_pages(m, len) == 0, "MADV_PAGEOUT leaves no page resident");
-		check(stat_of("swap", "out_pages") >= out0 + 64, "MADV_PAGEOUT wrote 64 pages");
+		check(probe_stat("swap", "out_pages") >= out0 + 64, "MADV_PAGEOUT wrote 64 pages");
 	}
 	int r2 = madvise(m, len, MADV_WILLNEED);
 	if (checks) {
@@ -454,15 +407,15 @@ int main(int argc, char **argv)
 	kmaps_check("after mlock");
 	files(dir);
 	if (checks) {
-		check(stat_of("swap", "out_pages") > 0, "pages went to swap");
-		check(stat_of("swap", "in_pages") > 0, "pages came back from swap");
-		check(stat_of("swap", "clusters_out") < stat_of("swap", "out_pages"),
+		check(probe_stat("swap", "out_pages") > 0, "pages went to swap");
+		check(probe_stat("swap", "in_pages") > 0, "pages came back from swap");
+		check(probe_stat("swap", "clusters_out") < probe_stat("swap", "out_pages"),
 		      "swap writes carry clusters of pages");
-		check(stat_of("evictions", "file_clean") > 0, "clean file pages were dropped");
-		check(stat_of("evictions", "file_dirty") > 0, "dirty shared file pages were evicted");
-		check(stat_of("swap", "write_errors") == 0, "no swap write failed");
-		check(stat_of("swap", "overshoot_pages") == 0, "the limit held");
-		long long peak = stat_of("resident", "peak_pages");
+		check(probe_stat("evictions", "file_clean") > 0, "clean file pages were dropped");
+		check(probe_stat("evictions", "file_dirty") > 0, "dirty shared file pages were evicted");
+		check(probe_stat("swap", "write_errors") == 0, "no swap write failed");
+		check(probe_stat("swap", "overshoot_pages") == 0, "the limit held");
+		long long peak = probe_stat("resident", "peak_pages");
 		check(peak > 0 && (size_t)peak <= limit_bytes / P, "resident peak within the limit");
 		/* The kernel's count: the limit, what the process held before the
 		 * work began, and the shim's own buffers and tables (README). */
