@@ -187,8 +187,13 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 			 * says whether the whole range can be (EFAULT past the end of
 			 * the file or shared object).  Its EINVAL only means clean
 			 * file pages the shim keeps write-protected on purpose (the
-			 * VMA's permission was checked above). */
+			 * VMA's permission was checked above): the question is then
+			 * asked for reading, which every populated page allows
+			 * except write-only shared ones. */
 			long r = vms_raw_madvise((void *)s, e - s, advice);
+			if (r == -EINVAL && write) {
+				r = vms_raw_madvise((void *)s, e - s, MADV_POPULATE_READ);
+			}
 			err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
 		}
 		return err;

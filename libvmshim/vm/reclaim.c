@@ -135,29 +135,44 @@ static int mem_open(bool *temp)
 	return mem_open(temp);
 }
 
-/* Copies len bytes between buf and arena memory at addr, whatever its
- * kernel protection.  Fatal on failure: the pages are the shim's own. */
-static void mem_copy(uintptr_t addr, void *buf, size_t len, bool to_arena)
+/* Copies up to len bytes between buf and arena memory at addr, whatever
+ * its kernel protection; returns the bytes copied, fewer when the kernel
+ * has no page to give (*err: its errno).  The only such pages are those of
+ * a private file mapping past the end of its file (never filled, or
+ * truncated since): a kernel access there is SIGBUS, /proc/self/mem EIO. */
+static size_t mem_copy_upto(uintptr_t addr, void *buf, size_t len, bool to_arena, long *err)
 {
 	bool temp;
 	int fd = mem_open(&temp);
 	char *p = buf;
-	while (len > 0) {
-		long r = to_arena ? vms_raw_pwrite(fd, p, len, (off_t)addr)
-				  : vms_raw_pread(fd, p, len, (off_t)addr);
+	size_t done = 0;
+	*err = 0;
+	while (done < len) {
+		long r = to_arena ? vms_raw_pwrite(fd, p + done, len - done, (off_t)(addr + done))
+				  : vms_raw_pread(fd, p + done, len - done, (off_t)(addr + done));
 		if (r == -EINTR) {
 			continue;
 		}
 		if (vms_raw_failed(r) || r == 0) {
-			vms_fatal("cannot %s arena page %p through /proc/self/mem: errno %ld",
-				  to_arena ? "fill" : "read", (void *)addr, r == 0 ? 0 : -r);
+			*err = r == 0 ? 0 : -r;
+			break;
 		}
-		p += r;
-		addr += (uintptr_t)r;
-		len -= (size_t)r;
+		done += (size_t)r;
 	}
 	if (temp) {
 		vms_raw_close(fd);
+	}
+	return done;
+}
+
+/* The same where every page must be there: fatal on failure. */
+static void mem_copy(uintptr_t addr, void *buf, size_t len, bool to_arena)
+{
+	long err;
+	size_t done = mem_copy_upto(addr, buf, len, to_arena, &err);
+	if (done < len) {
+		vms_fatal("cannot %s arena page %p through /proc/self/mem: errno %ld",
+			  to_arena ? "fill" : "read", (void *)(addr + done), err);
 	}
 }
 
@@ -243,6 +258,7 @@ struct victim {
 	vms_pte_t *pt;
 	vms_pte_t old;  /* the PTE before it was claimed (without BUSY) */
 	vms_pte_t now;  /* what it becomes */
+	bool past_end;  /* a private file page past its file's end: nothing to write */
 };
 
 /* Working arrays of one reclaim pass, under the reclaim lock: static, not
@@ -296,16 +312,38 @@ static bool write_out(struct victim *vs, size_t n, bool *need)
 	if (out_buffer == NULL) {
 		out_buffer = map_buffer(CLUSTER);
 	}
-	/* Contents, one read per address run. */
+	/* Contents, one read per address run.  A private file page past the
+	 * end of its file has none: it goes as a clean file page would (its
+	 * next access refaults and gets the kernel's SIGBUS). */
+	size_t kept = 0;
 	for (size_t k = 0; k < count;) {
 		size_t l = k + 1;
 		while (l < count && vs[idx[l]].addr == vs[idx[l - 1]].addr + VMS_PAGE_SIZE) {
 			l++;
 		}
-		mem_copy(vs[idx[k]].addr, out_buffer + k * VMS_PAGE_SIZE, (l - k) * VMS_PAGE_SIZE,
-			 false);
-		k = l;
+		long err;
+		size_t done = mem_copy_upto(vs[idx[k]].addr, out_buffer + kept * VMS_PAGE_SIZE,
+					    (l - k) * VMS_PAGE_SIZE, false, &err);
+		size_t whole = done / VMS_PAGE_SIZE;
+		for (size_t m = 0; m < whole; m++) {
+			idx[kept++] = idx[k + m];
+		}
+		if (k + whole == l) {
+			k = l;
+			continue;
+		}
+		struct victim *bad = &vs[idx[k + whole]];
+		if (!(bad->old & VMS_PTE_FILE)) {
+			vms_fatal("cannot read arena page %p through /proc/self/mem: errno %ld",
+				  (void *)bad->addr, err);
+		}
+		need[idx[k + whole]] = false;
+		bad->now = 0;
+		bad->past_end = true;
+		vms_count_evict(VMS_EVICT_file_clean, 1);
+		k += whole + 1;
 	}
+	count = kept;
 	bool ok = true;
 	for (size_t k = 0; k < count;) {
 		uint64_t first;
@@ -390,7 +428,7 @@ static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_f
 	}
 	size_t freed = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (wanted[i] && !need[i]) {
+		if (wanted[i] && !need[i] && !vs[i].past_end) {
 			gone[i] = false; /* its write failed: it stays */
 		}
 	}
@@ -497,6 +535,7 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 			chosen++;
 			vs[n].addr = start + i * VMS_PAGE_SIZE;
 			vs[n].pt = &pt[i];
+			vs[n].past_end = false;
 			/* Deactivated just now (force): its PTE says so, still BUSY. */
 			vs[n].old = deact[i] ? vms_pte_load(&pt[i]) & ~VMS_PTE_BUSY
 					     : old[i] & ~VMS_PTE_BUSY;

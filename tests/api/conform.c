@@ -2645,6 +2645,50 @@ static void guard_private_install_remove(void)
 	probe_wr("wr_removed", b + P, 1);
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* MADV_POPULATE_WRITE past the end of a file is EFAULT, also when the pages
+ * before it were only read (the shim keeps clean file pages write-protected). */
+static void populate_write_past_file_end(void)
+{
+	int fd = make_file(2 * P, 11);
+	SETUP(fd >= 0, "file");
+	char *s, *q;
+	M("shared", s, mmap(NULL, 4 * P, RW, MAP_SHARED, fd, 0));
+	M("private", q, mmap(NULL, 4 * P, RW, PRIV, fd, 0));
+	if (s != MAP_FAILED && q != MAP_FAILED) {
+		out("read=%d", s[0] == (char)pat(0, 11) && q[P] == (char)pat(P, 11));
+		R("shared_populate", madvise(s, 4 * P, MADV_POPULATE_WRITE));
+		R("private_populate", madvise(q, 4 * P, MADV_POPULATE_WRITE));
+		R("inside", madvise(q, 2 * P, MADV_POPULATE_WRITE));
+		munmap(s, 4 * P);
+		munmap(q, 4 * P);
+	}
+	close(fd);
+}
+
+/* A write past the end of a privately mapped file is SIGBUS; paging the
+ * mapping out afterwards keeps what was written before the end. */
+static void pageout_private_file_past_end(void)
+{
+	int fd = make_file(P, 12);
+	SETUP(fd >= 0, "file");
+	char *q;
+	M("private", q, mmap(NULL, 3 * P, RW, PRIV, fd, 0));
+	if (q != MAP_FAILED) {
+		g_base = q;
+		q[7] = 0x5a;
+		probe_wr("wr_past_end", q + 2 * P + 9, 1);
+		R("pageout", madvise(q, 3 * P, MADV_PAGEOUT));
+		out("kept=%d", q[7] == 0x5a && q[8] == (char)pat(8, 12));
+		probe_rd("rd_past_end", q + 2 * P);
+		munmap(q, 3 * P);
+	}
+	close(fd);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3426,6 +3470,12 @@ static const struct check checks[] = {
 	  "rd_after_mprotect=SIGSEGV/SEGV_MAPERR@+0x1000 mprotect_rw=0 "
 	  "populate=-1/EFAULT read_into_guard=-1/EFAULT resident=1000 remove=0 "
 	  "rd_removed=0x00 wr_removed=ok"),
+	C("madvise.populate_write_past_file_end", populate_write_past_file_end, FORK,
+	  "shared=ok private=ok read=1 shared_populate=-1/EFAULT private_populate=-1/EFAULT "
+	  "inside=0"),
+	C("madvise.pageout_private_file_past_end", pageout_private_file_past_end, FORK,
+	  "private=ok wr_past_end=SIGBUS/BUS_ADRERR@+0x2009 pageout=0 kept=1 "
+	  "rd_past_end=SIGBUS/BUS_ADRERR@+0x2000"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
