@@ -64,7 +64,7 @@ uintptr_t vm_brk(uintptr_t want)
 			v->flags = VMS_VMA_ANON | VMS_VMA_ACCOUNT; /* as do_brk_flags */
 			vms_vma_insert(&vms_mm.vmas, v);
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(oldbrk, newbrk));
-			vms_vma_merge(&vms_mm.vmas, v);
+			vms_vma_merge_new(&vms_mm.vmas, v); /* as do_brk_flags */
 			cur_brk = result = want;
 		}
 	}

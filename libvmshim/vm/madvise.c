@@ -97,9 +97,12 @@ static int advise_kernel_flag(uintptr_t s, uintptr_t e, int advice, unsigned fla
 	}
 	long before = vms_kmaps_boundaries(s, e);
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, s);
-	v->flags = (set ? v->flags | flag : v->flags & ~flag) & ~opposite;
+	unsigned flags = (set ? v->flags | flag : v->flags & ~flag) & ~opposite;
+	if (flags != v->flags) {
+		v->flags = flags | VMS_VMA_MODIFIED;
+	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
-	vms_vma_merge(&vms_mm.vmas, v);
+	vms_vma_settle(v);
 	return 0;
 }
 
@@ -122,10 +125,13 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 			}
 			long before = vms_kmaps_boundaries(s, e);
 			struct vms_vma *p = vms_vma_find(&vms_mm.vmas, s);
-			p->flags = advice == MADV_DONTFORK ? p->flags | VMS_VMA_DONTFORK
-							   : p->flags & ~VMS_VMA_DONTFORK;
+			unsigned flags = advice == MADV_DONTFORK ? p->flags | VMS_VMA_DONTFORK
+								 : p->flags & ~VMS_VMA_DONTFORK;
+			if (flags != p->flags) {
+				p->flags = flags | VMS_VMA_MODIFIED;
+			}
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(s, e));
-			vms_vma_merge(&vms_mm.vmas, p);
+			vms_vma_settle(p);
 		}
 		return 0;
 	}
@@ -161,9 +167,13 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 			return ENOMEM;
 		}
 		v = vms_vma_find(&vms_mm.vmas, s);
-		v->advice = advice == MADV_RANDOM ? VMS_ADV_RANDOM
-			  : advice == MADV_SEQUENTIAL ? VMS_ADV_SEQUENTIAL : VMS_ADV_NORMAL;
-		vms_vma_merge(&vms_mm.vmas, v);
+		unsigned adv = advice == MADV_RANDOM ? VMS_ADV_RANDOM
+			     : advice == MADV_SEQUENTIAL ? VMS_ADV_SEQUENTIAL : VMS_ADV_NORMAL;
+		if (adv != v->advice) {
+			v->advice = adv;
+			v->flags |= VMS_VMA_MODIFIED;
+		}
+		vms_vma_settle(v);
 		return 0;
 	case MADV_WILLNEED:
 		vms_willneed_range(v, s, e); /* pages in swap come back */

@@ -127,6 +127,19 @@ static inline bool vms_vma_has_object(const struct vms_vma *v)
 	return (v->flags & (VMS_VMA_SHARED | VMS_VMA_FILE | VMS_VMA_FOREIGN)) != 0;
 }
 
+/* Merges v once a call has gone over it: as Linux's vma_modify if the
+ * call changed it (VMS_VMA_MODIFIED, cleared here), else only back where
+ * the call's clip split it (Linux neither splits nor merges a mapping a
+ * call leaves as it was).  Returns the VMA now covering v. */
+static inline struct vms_vma *vms_vma_settle(struct vms_vma *v)
+{
+	if (v->flags & VMS_VMA_MODIFIED) {
+		v->flags &= ~VMS_VMA_MODIFIED;
+		return vms_vma_merge_changed(&vms_mm.vmas, v, vms_mm.next_object_id++);
+	}
+	return vms_vma_merge(&vms_mm.vmas, v);
+}
+
 /* vm/arena.c */
 /* Reserves the arena and builds the tables; failures leave the shim in
  * pure pass-through mode (and say so at VMSHIM_LOG=info). */

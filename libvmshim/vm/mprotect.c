@@ -44,6 +44,7 @@ static void change_prot(struct vms_vma *v, int prot)
 		v->flags &= ~VMS_VMA_ACCOUNT;
 	}
 	v->prot = prot;
+	v->flags |= VMS_VMA_MODIFIED;
 	vms_reprotect(v, v->start, v->end, NULL);
 }
 
@@ -144,7 +145,10 @@ int vm_mprotect(void *addr, size_t len, int prot)
 				err = (int)-r; /* EACCES: a file opened read-only */
 				goto merge;
 			}
-			v->prot = prot;
+			if (v->prot != prot) {
+				v->prot = prot;
+				v->flags |= VMS_VMA_MODIFIED;
+			}
 			vms_kmaps_adjust(before, vms_kmaps_boundaries(v->start, v->end));
 		} else if ((v->flags & VMS_VMA_NOWRITE) && (prot & PROT_WRITE)) {
 			err = EACCES; /* a shared file opened read-only */
@@ -165,7 +169,7 @@ merge:
 		uintptr_t lo = first->start, hi = last->end;
 		v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
 		while (v != NULL && v->start <= hi) {
-			v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v));
+			v = vms_vma_next(vms_vma_settle(v));
 		}
 	}
 out:

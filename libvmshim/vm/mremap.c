@@ -236,7 +236,7 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 		keep_kernel_advice(v, old_end, new_end); /* the tail was reservation */
 	}
 	lock_moved(v, old_end, new_end);
-	vms_vma_merge(&vms_mm.vmas, v);
+	vms_vma_merge_grown(&vms_mm.vmas, v);
 	return 0;
 }
 

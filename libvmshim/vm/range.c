@@ -308,12 +308,14 @@ static void set_locked(uintptr_t start, uintptr_t end, unsigned lock)
 	long before = vms_kmaps_boundaries(start, end);
 	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	     v != NULL && v->start < end; v = vms_vma_next(v)) {
-		v->flags = (v->flags & ~LOCK_BITS) | lock;
+		if ((v->flags & LOCK_BITS) != lock) {
+			v->flags = (v->flags & ~LOCK_BITS) | lock | VMS_VMA_MODIFIED;
+		}
 	}
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	while (v != NULL && v->start <= end) {
-		v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v));
+		v = vms_vma_next(vms_vma_settle(v));
 	}
 	vms_vmas_gauge_sync();
 }

@@ -452,7 +452,21 @@ struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v)
 	return v;
 }
 
-/* Gives n v's apart identity if that alone kept them from merging. */
+/* Whether lo and hi (adjacent, lo below) would merge if both had the
+ * apart identity id. */
+static bool compatible_as(struct vms_vma *lo, struct vms_vma *hi, uint64_t id)
+{
+	uint64_t a = lo->apart, b = hi->apart;
+	lo->apart = hi->apart = id;
+	bool ok = vms_vma_compatible(lo, hi);
+	lo->apart = a;
+	hi->apart = b;
+	return ok;
+}
+
+/* Gives n v's apart identity if that alone kept them from merging.  The
+ * pieces of n's mapping beyond it that the caller's clip split off (same
+ * identity, mergeable with n) go along: Linux never split them. */
 static void join_apart(struct vms_vma *n, const struct vms_vma *v, bool below)
 {
 	if (n == NULL || n->apart == v->apart || (n->apart & VMS_APART_HARD) ||
@@ -463,6 +477,13 @@ static void join_apart(struct vms_vma *n, const struct vms_vma *v, bool below)
 	n->apart = v->apart;
 	if (!(below ? vms_vma_compatible(n, v) : vms_vma_compatible(v, n))) {
 		n->apart = was;
+		return;
+	}
+	for (struct vms_vma *near = n, *m = below ? vms_vma_prev(n) : vms_vma_next(n);
+	     m != NULL && m->apart == was &&
+	     (below ? compatible_as(m, near, was) : compatible_as(near, m, was));
+	     near = m, m = below ? vms_vma_prev(m) : vms_vma_next(m)) {
+		m->apart = v->apart;
 	}
 }
 
@@ -471,6 +492,20 @@ struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v)
 	join_apart(vms_vma_prev(v), v, true);
 	join_apart(vms_vma_next(v), v, false);
 	return vms_vma_merge(s, v);
+}
+
+struct vms_vma *vms_vma_merge_grown(struct vms_vma_set *s, struct vms_vma *v)
+{
+	join_apart(vms_vma_next(v), v, false);
+	return vms_vma_merge(s, v);
+}
+
+struct vms_vma *vms_vma_merge_changed(struct vms_vma_set *s, struct vms_vma *v, uint64_t fresh)
+{
+	if (!(v->apart & VMS_APART_HARD)) {
+		v->apart = fresh;
+	}
+	return vms_vma_merge_new(s, v);
 }
 
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end)

@@ -68,6 +68,8 @@ struct vms_vma {
 #define VMS_VMA_ACCOUNT     0x10000u /* Linux's VM_ACCOUNT (private writable memory
 				       * is committed): it only keeps mappings apart,
 				       * as the kernel's merge rule does */
+#define VMS_VMA_MODIFIED    0x20000u /* transient, inside one call: its attributes
+				       * just changed (vms_vma_settle clears it) */
 #define VMS_VMA_FOREIGN     0x1000u /* a kernel mapping placed in the arena by a
 				      * pass-through MAP_FIXED: the kernel serves it */
 /* Flags the kernel keeps per mapping too: they split kernel mappings. */
@@ -135,6 +137,18 @@ struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v);
  * identity (left by a flag change the kernel made without merging) gives
  * way where it alone kept them apart. */
 struct vms_vma *vms_vma_merge_new(struct vms_vma_set *s, struct vms_vma *v);
+
+/* The same for a VMA that grew at its end (mremap in place): Linux merges
+ * the new range with the next mapping, not with the one below. */
+struct vms_vma *vms_vma_merge_grown(struct vms_vma_set *s, struct vms_vma *v);
+
+/* The same for a VMA whose attributes a call just changed (mprotect,
+ * madvise, mlock): Linux's vma_modify merges it with both neighbours
+ * whatever kept them apart before, except a hard apart identity (an
+ * anon_vma of its own).  Unless hard, v takes the apart identity fresh
+ * (unused elsewhere): a neighbour that is not merged now stays apart, as
+ * on Linux, where only a call's own merge attempt joins mappings. */
+struct vms_vma *vms_vma_merge_changed(struct vms_vma_set *s, struct vms_vma *v, uint64_t fresh);
 
 /* True when no VMA intersects [start, end). */
 bool vms_vma_range_free(const struct vms_vma_set *s, uintptr_t start, uintptr_t end);

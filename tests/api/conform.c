@@ -2689,6 +2689,31 @@ static void pageout_private_file_past_end(void)
 	close(fd);
 }
 
+/* MREMAP_DONTUNMAP unlocks the mapping it leaves behind without merging
+ * it with its neighbours; a later mprotect that changes a neighbour merges
+ * them (Linux's vma_modify), the unchanged rest of the unlocked mapping
+ * included. */
+static void mprotect_merges_what_dontunmap_left(void)
+{
+	char *p = map_anon(8, RW, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	R("mlock", mlock(p + 2 * P, 4 * P));
+	char *t = map_anon(8, RW, PRIV);
+	SETUP(t, "target");
+	M("dontunmap", t, mremap(p, 8 * P, 8 * P, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, t));
+	R("ro", mprotect(p + P, 2 * P, PROT_READ));
+	char *q;
+	MR("across", q, mremap(p + 3 * P, 5 * P, 6 * P, 0));
+	R("back", mprotect(p + P, 2 * P, RW));
+	MR("grow", q, mremap(p, 6 * P, 7 * P, 0));
+	MR("grow_more", q, mremap(p, 7 * P, 9 * P, 0));
+	if (t != MAP_FAILED) {
+		munmap(t, 8 * P);
+	}
+	munmap(p, 8 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3476,6 +3501,9 @@ static const struct check checks[] = {
 	C("madvise.pageout_private_file_past_end", pageout_private_file_past_end, FORK,
 	  "private=ok wr_past_end=SIGBUS/BUS_ADRERR@+0x2009 pageout=0 kept=1 "
 	  "rd_past_end=SIGBUS/BUS_ADRERR@+0x2000"),
+	C("mprotect.merges_what_dontunmap_left", mprotect_merges_what_dontunmap_left, FORK,
+	  "mlock=0 dontunmap=ok ro=0 across=MAP_FAILED/EFAULT back=0 grow=MAP_FAILED/ENOMEM "
+	  "grow_more=MAP_FAILED/EFAULT"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
