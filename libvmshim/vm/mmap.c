@@ -11,8 +11,10 @@
  * POPULATE, NONBLOCK, STACK, UNINITIALIZED, LOCKED (present and locked at
  * once when the kernel allows the lock), DENYWRITE and EXECUTABLE (which
  * Linux ignores).  Everything else (devices, HUGETLB,
- * GROWSDOWN, 32BIT, unknown bits, zero or unaligned arguments) passes
- * through, so the kernel gives its own answer.
+ * GROWSDOWN, 32BIT, bits the kernel knows and the shim does not, zero or
+ * unaligned arguments) passes through, so the kernel gives its own answer.
+ * Bits the running kernel does not know are ignored, as the kernel ignores
+ * them (except under MAP_SHARED_VALIDATE: EOPNOTSUPP from the kernel).
  *
  * File mappings: the kernel's page cache is the store.  The shim asks the
  * kernel to map the file at the chosen arena address with the caller's own
@@ -65,12 +67,52 @@ __thread uintptr_t vms_mmap_caller __attribute__((tls_model("initial-exec")));
 
 enum mapping_kind { NOT_OURS, ANON, FILE_MAP };
 
+/* Flag bits the running kernel does not know (bit set) or does (bit set in
+ * probed): learnt once per bit by asking MAP_SHARED_VALIDATE, which refuses
+ * unknown bits with EOPNOTSUPP.  MAP_SHARED and MAP_PRIVATE ignore them. */
+static unsigned unknown_bits, probed_bits;
+
+/* The bits of flags a MAP_SHARED or MAP_PRIVATE mmap on this kernel
+ * ignores because the kernel does not know them. */
+static int ignored_flags(int flags)
+{
+	int type = flags & MAP_TYPE;
+	unsigned extra = (unsigned)flags & ~(unsigned)(VMS_MMAP_OURS_FLAGS | MAP_SHARED_VALIDATE);
+	if (extra == 0 || (type != MAP_SHARED && type != MAP_PRIVATE)) {
+		return 0;
+	}
+	unsigned unknown = __atomic_load_n(&unknown_bits, __ATOMIC_RELAXED);
+	unsigned probed = __atomic_load_n(&probed_bits, __ATOMIC_RELAXED);
+	if ((extra & ~probed) != 0) {
+		/* Validation is for file mappings: /dev/zero is one. */
+		long fd = vms_raw_open("/dev/zero", O_RDWR | O_CLOEXEC, 0);
+		for (unsigned todo = extra & ~probed; todo != 0 && !vms_raw_failed(fd);
+		     todo &= todo - 1) {
+			unsigned bit = todo & -todo;
+			long r = vms_raw_mmap(NULL, VMS_PAGE_SIZE, PROT_NONE,
+					      MAP_SHARED_VALIDATE | (int)bit, (int)fd, 0);
+			if (!vms_raw_failed(r)) {
+				vms_raw_munmap((void *)r, VMS_PAGE_SIZE);
+			} else if (r == -EOPNOTSUPP) {
+				unknown |= bit;
+				__atomic_fetch_or(&unknown_bits, bit, __ATOMIC_RELAXED);
+			}
+			__atomic_fetch_or(&probed_bits, bit, __ATOMIC_RELAXED);
+		}
+		if (!vms_raw_failed(fd)) {
+			vms_raw_close((int)fd);
+		}
+	}
+	return (extra & ~unknown) == 0 ? (int)extra : 0;
+}
+
 /* Which kind of mapping the request is for the shim; *writable_fd says
  * whether a file's descriptor allows shared writes. */
 static enum mapping_kind mapping_kind(size_t len, int flags, int fd, off_t off,
 				      bool *writable_fd, struct stat *st)
 {
 	int type = flags & MAP_TYPE;
+	flags &= ~ignored_flags(flags);
 	if (vms_mm.base == 0 || len == 0 || len > vms_mm.end - vms_mm.base ||
 	    (flags & ~(VMS_MMAP_OURS_FLAGS | MAP_SHARED_VALIDATE)) ||
 	    (off & ~(off_t)VMS_PAGE_MASK)) {

@@ -2714,6 +2714,25 @@ static void mprotect_merges_what_dontunmap_left(void)
 	munmap(p, 8 * P);
 }
 
+/* A flag bit the kernel does not know is ignored by MAP_PRIVATE and
+ * MAP_SHARED: the mapping is like any other and merges with its
+ * neighbours (MAP_SHARED_VALIDATE refuses it: EOPNOTSUPP). */
+static void mmap_unknown_flag_ignored(void)
+{
+	char *p = map_anon(5, RW, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	munmap(p + 4 * P, P);
+	char *q;
+	MR("fixed", q, mmap(p, 2 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | 0x800000, -1, 0));
+	MR("one_mapping", q, mremap(p, 4 * P, 5 * P, 0));
+	int fd = make_file(P, 13);
+	SETUP(fd >= 0, "file");
+	M("validate", q, mmap(NULL, P, RW, MAP_SHARED_VALIDATE | 0x800000, fd, 0));
+	close(fd);
+	munmap(p, 5 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3504,6 +3523,8 @@ static const struct check checks[] = {
 	C("mprotect.merges_what_dontunmap_left", mprotect_merges_what_dontunmap_left, FORK,
 	  "mlock=0 dontunmap=ok ro=0 across=MAP_FAILED/EFAULT back=0 grow=MAP_FAILED/ENOMEM "
 	  "grow_more=MAP_FAILED/EFAULT"),
+	C("mmap.unknown_flag_ignored", mmap_unknown_flag_ignored, 0,
+	  "fixed=+0x0 one_mapping=+0x0 validate=MAP_FAILED/EOPNOTSUPP"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
