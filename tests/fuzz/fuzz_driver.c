@@ -1357,6 +1357,13 @@ static void op_mremap(struct rng *r, int variant)
 	if (flags & (MREMAP_FIXED)) {
 		say(" to=%s", A(target));
 	}
+	/* Which old pages are mapped: a move of several mappings (Linux
+	 * 6.17+) leaves the target alone where the old range has holes. */
+	unsigned char src_mapped[MAXPAGES];
+	for (size_t p = 0; p < page_up(olen) / PG && p < MAXPAGES; p++) {
+		unsigned char v;
+		src_mapped[p] = mincore((void *)(old + p * PG), PG, &v) == 0 || errno != ENOMEM;
+	}
 	void *res = mremap((void *)old, olen, nlen, flags, (void *)target);
 	int e = errno;
 	if (res == MAP_FAILED) {
@@ -1404,7 +1411,11 @@ static void op_mremap(struct rng *r, int variant)
 			retire(ar);
 		}
 		dest = area_of(rr);
-		page_flags(dest, rr, rr + nl, PF_CLEAR);
+		for (size_t p = 0; p < nl / PG; p++) {
+			if (p >= keep / PG || p >= MAXPAGES || src_mapped[p]) {
+				page_flags(dest, rr + p * PG, rr + (p + 1) * PG, PF_CLEAR);
+			}
+		}
 	} else if (whole && !dontunmap) {
 		if (nl / PG > MAXPAGES) {
 			say(" = %s (untracked)", A(rr));
