@@ -361,8 +361,12 @@ bool vms_anon_written(uintptr_t start, uintptr_t end)
 	for (uintptr_t x = start; x < end && !written;) {
 		vms_pte_t *first;
 		size_t n = vms_pte_span(&vms_mm.ptes, x, &first);
+		if (first == NULL) {
+			x += n * VMS_PAGE_SIZE; /* no table: nothing there */
+			continue;
+		}
 		for (size_t i = 0; i < n && x < end && !written; i++, x += VMS_PAGE_SIZE) {
-			vms_pte_t pte = first != NULL ? vms_pte_load(&first[i]) : 0;
+			vms_pte_t pte = vms_pte_load(&first[i]);
 			if (pte & (VMS_PTE_SWAPPED | VMS_PTE_SWAPCACHE)) {
 				written = true; /* its contents went to swap: anonymous */
 				break;
@@ -393,6 +397,46 @@ bool vms_anon_written(uintptr_t start, uintptr_t end)
 		vms_raw_close((int)fd);
 	}
 	return written;
+}
+
+/* Linux's anon_vma_compatible: lo and hi adjacent, the same object at
+ * contiguous offsets (a moved mapping keeps its own: a hard apart
+ * identity), flags alike but for the protection. */
+static bool anon_reusable(const struct vms_vma *lo, const struct vms_vma *hi)
+{
+	return lo->end == hi->start && lo->object == hi->object && lo->flags == hi->flags &&
+	       lo->advice == hi->advice &&
+	       ((lo->apart | hi->apart) & VMS_APART_HARD ? lo->apart == hi->apart : true) &&
+	       (lo->object == NULL || lo->pgoff + (lo->end - lo->start) / VMS_PAGE_SIZE == hi->pgoff);
+}
+
+void vms_anon_settle(uintptr_t start, uintptr_t end)
+{
+	uintptr_t lo = start > vms_mm.base + VMS_PAGE_SIZE ? start - VMS_PAGE_SIZE : vms_mm.base;
+	uintptr_t hi = end < vms_mm.end - VMS_PAGE_SIZE ? end + VMS_PAGE_SIZE : vms_mm.end;
+	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
+	     v != NULL && v->start < hi; v = vms_vma_next(v)) {
+		/* Only writable private memory can have been written since the
+		 * last call (making it writable was one). */
+		if (v->anon != 0 || (v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN)) ||
+		    !(v->prot & PROT_WRITE) || !vms_anon_written(v->start, v->end)) {
+			continue;
+		}
+		/* anon_vma_prepare: a neighbour's, if reusable (the next first). */
+		struct vms_vma *n = vms_vma_next(v), *p = vms_vma_prev(v);
+		if (n != NULL && n->anon != 0 && !n->anon_forked && anon_reusable(v, n)) {
+			v->anon = n->anon;
+		} else if (p != NULL && p->anon != 0 && !p->anon_forked && anon_reusable(p, v)) {
+			v->anon = p->anon;
+		} else {
+			v->anon = vms_mm.next_object_id++;
+		}
+	}
+}
+
+void vms_anon_settle_all(void)
+{
+	vms_anon_settle(vms_mm.base, vms_mm.end);
 }
 
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end)

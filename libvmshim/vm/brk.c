@@ -46,6 +46,9 @@ uintptr_t vm_brk(uintptr_t want)
 	}
 	uintptr_t result = cur_brk;
 	uintptr_t newbrk = vms_page_up(want), oldbrk = vms_page_up(cur_brk);
+	if (newbrk >= vms_mm.base && newbrk <= vms_mm.end) {
+		vms_anon_settle(oldbrk < newbrk ? oldbrk : newbrk, oldbrk < newbrk ? newbrk : oldbrk);
+	}
 	if (want < start_brk || want - start_brk > data_limit() || newbrk < want) {
 		goto out;
 	}

@@ -100,6 +100,7 @@ void vms_fork_prepare(void)
 		return;
 	}
 	vms_map_write_lock(&fork_saved_mask);
+	vms_anon_settle_all();
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		if (!(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN | VMS_VMA_DONTFORK |
 				  VMS_VMA_WIPEONFORK)) &&
@@ -152,6 +153,22 @@ static void drop_dontfork_vmas(void)
 	vms_vmas_gauge_sync();
 }
 
+/* dup_mmap gives each of the child's mappings that had an anon_vma one of
+ * its own, chained to the parent's (anon_vma_fork); WIPEONFORK ones start
+ * with none. */
+static void fork_anon(void)
+{
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
+		if (v->flags & VMS_VMA_WIPEONFORK) {
+			v->anon = 0;
+			v->anon_forked = false;
+		} else if (v->anon != 0) {
+			v->anon = vms_mm.next_object_id++;
+			v->anon_forked = true;
+		}
+	}
+}
+
 void vms_fork_child(void)
 {
 	if (vms_mm.base == 0) {
@@ -160,6 +177,7 @@ void vms_fork_child(void)
 	vms_mm.owner_pid = vms_raw_getpid();
 	/* Only this thread exists: the lock's holder is this thread. */
 	drop_dontfork_vmas();
+	fork_anon();
 	vms_mlock_fork_child(); /* vm/range.c: locks are not inherited */
 	vms_guard_fork_child(); /* vm/guard.c: WIPEONFORK memory loses its guards */
 	memset(&vms_mm.lock, 0, sizeof vms_mm.lock);

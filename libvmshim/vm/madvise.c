@@ -242,6 +242,7 @@ int vm_madvise(void *addr, size_t len, int advice)
 	int err = 0;
 	bool hole = false;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(start, end);
 	uintptr_t at = start;
 	while (at < end && err == 0) {
 		struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, at, end);

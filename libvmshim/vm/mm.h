@@ -179,6 +179,14 @@ void vms_arena_hugepages_off(void);
  * present page the kernel maps as a page of its own rather than the zero
  * page (/proc/self/pagemap).  Not for the fault path. */
 bool vms_anon_written(uintptr_t start, uintptr_t end);
+/* Gives the private mappings of [start, end) and the two next to it that
+ * were written since the last call the anon_vma identity Linux gave them
+ * at their first write (vms_vma.anon).  Every call that changes mappings
+ * does this first, under the map lock for writing: between two such calls
+ * no mapping changes, so what a first write would have found next to it
+ * is what is there now. */
+void vms_anon_settle(uintptr_t start, uintptr_t end);
+void vms_anon_settle_all(void);
 /* Present and dirty pages in [start, end). */
 size_t vms_dirty_pages(uintptr_t start, uintptr_t end);
 /*

@@ -225,6 +225,7 @@ static int mmap_foreign(uintptr_t at, size_t len, int prot, int flags, int fd, o
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(at, at + len);
 	if ((flags & MAP_FIXED_NOREPLACE) && !vms_vma_range_free(&vms_mm.vmas, at, at + len)) {
 		err = EEXIST;
 		goto out;
@@ -300,6 +301,7 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	if (err != 0) {
 		goto out;
 	}
+	vms_anon_settle(at, at + alen);
 	struct vms_vma *v = vms_vma_new(&vms_mm.vmas, at, at + alen);
 	if (v == NULL) {
 		err = ENOMEM;

@@ -40,7 +40,7 @@ static void change_prot(struct vms_vma *v, int prot)
 	    !(v->flags & (VMS_VMA_ACCOUNT | VMS_VMA_SHARED | VMS_VMA_NORESERVE))) {
 		v->flags |= VMS_VMA_ACCOUNT;
 	} else if (!(prot & PROT_WRITE) && (v->flags & VMS_VMA_ACCOUNT) &&
-		   !(v->flags & VMS_VMA_FILE) && !vms_anon_written(v->start, v->end)) {
+		   !(v->flags & VMS_VMA_FILE) && v->anon == 0) {
 		v->flags &= ~VMS_VMA_ACCOUNT;
 	}
 	v->prot = prot;
@@ -73,6 +73,7 @@ int vm_mprotect(void *addr, size_t len, int prot)
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(start, end);
 	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	if ((grows & PROT_GROWSDOWN) && v != NULL && v->start < end &&
 	    (v->flags & (VMS_VMA_FOREIGN | VMS_VMA_GROWSDOWN)) ==

@@ -245,6 +245,7 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 {
 	struct vms_vma_set *set = &vms_mm.vmas;
 	bool shared = vms_vma_has_object(v);
+	vms_anon_settle(dst, dst + nlen); /* the neighbours it may merge with */
 	/* DONTUNMAP unlocks the whole old mapping, not just the range. */
 	uintptr_t whole_start = v->start, whole_end = v->end;
 	if (vms_vma_clip(set, a, a + olen) != 0) {
@@ -291,12 +292,14 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 	q->pgoff = v->pgoff;
 	q->dev = v->dev;
 	q->ino = v->ino;
+	q->anon = v->anon; /* copy_vma */
+	q->anon_forked = v->anon_forked;
 	/* A moved private mapping that has pages keeps its anon_vma and its
 	 * page offset (Linux's copy_vma): it merges with nothing at the
 	 * target, nor with a mapping later placed inside it, except its own
-	 * pieces.  Untouched, it takes the target's offset and merges (pages
-	 * only read are the zero page: no anon_vma either). */
-	q->apart = !shared && vms_anon_written(dst, dst + keep)
+	 * pieces.  Without an anon_vma (never written: pages only read are
+	 * the zero page), it takes the target's offset and merges. */
+	q->apart = !shared && v->anon != 0
 			   ? (hard_id != 0 ? hard_id : VMS_APART_HARD | vms_mm.next_object_id++)
 			   : 0;
 	if (dontunmap && (v->flags & VMS_VMA_LOCKED)) {
@@ -588,6 +591,7 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 	uint64_t saved;
 	int err = 0;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(a, a + (olen > nlen ? olen : nlen));
 	if (fixed && olen == nlen) {
 		/* A move: it may span several VMAs and holes (Linux 6.17). */
 		err = move_range(a, olen, dst, flags, out);

@@ -96,6 +96,7 @@ int vm_munmap(void *addr, size_t len)
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(start, end);
 	int err = vm_unmap_locked(start, end);
 	vms_map_write_unlock(&saved);
 	return err;

@@ -341,6 +341,7 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
+	vms_anon_settle(start, end);
 	uintptr_t prefix = vms_mapped_prefix_end(start, end);
 	long r = 0;
 	if (prefix > start) {
@@ -387,6 +388,7 @@ int vm_mlockall(int flags)
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
+	vms_anon_settle_all();
 	vms_mm.lock_future = (flags & MCL_FUTURE) ? (flags & (MCL_FUTURE | MCL_ONFAULT)) : 0;
 	if (flags & MCL_CURRENT) {
 		uintptr_t at = vms_mm.base;
@@ -422,6 +424,7 @@ int vm_munlockall(void)
 	}
 	uint64_t saved;
 	vms_map_write_lock(&saved);
+	vms_anon_settle_all();
 	vms_mm.lock_future = 0;
 	set_locked(vms_mm.base, vms_mm.end, 0);
 	vms_map_write_unlock(&saved);

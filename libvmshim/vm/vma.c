@@ -357,6 +357,8 @@ static void split_into(struct vms_vma_set *s, struct vms_vma *v, uintptr_t addr,
 	hi->ino = v->ino;
 	hi->caller = v->caller;
 	hi->apart = v->apart;
+	hi->anon = v->anon;
+	hi->anon_forked = v->anon_forked;
 	/* Kept consistent even for anonymous VMAs, where it means nothing. */
 	hi->pgoff = v->pgoff + (addr - v->start) / VMA_PAGE;
 	v->end = addr;
@@ -420,11 +422,31 @@ int vms_vma_clip(struct vms_vma_set *s, uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/* Linux's is_mergeable_anon_vma: both the same, or one none and the other
+ * not inherited through fork. */
+static bool anon_compatible(const struct vms_vma *a, const struct vms_vma *b)
+{
+	if (a->anon == b->anon) {
+		return true;
+	}
+	return a->anon == 0 ? !b->anon_forked : b->anon == 0 && !a->anon_forked;
+}
+
 bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b)
 {
 	return a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
 	       a->advice == b->advice && a->object == b->object && a->apart == b->apart &&
+	       anon_compatible(a, b) &&
 	       (a->object == NULL || a->pgoff + (a->end - a->start) / VMA_PAGE == b->pgoff);
+}
+
+/* The merged mapping keeps the anon_vma one of the two had. */
+static void take_anon(struct vms_vma *into, const struct vms_vma *from)
+{
+	if (into->anon == 0) {
+		into->anon = from->anon;
+		into->anon_forked = from->anon_forked;
+	}
 }
 
 /*
@@ -435,14 +457,20 @@ bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b)
 struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v)
 {
 	struct vms_vma *prev = vms_vma_prev(v), *next = vms_vma_next(v);
-
-	if (next != NULL && vms_vma_compatible(v, next)) {
+	bool with_next = next != NULL && vms_vma_compatible(v, next);
+	bool with_prev = prev != NULL && vms_vma_compatible(prev, v);
+	if (with_next && with_prev && !anon_compatible(prev, next)) {
+		with_next = false; /* Linux merges with the one below */
+	}
+	if (with_next) {
 		vms_vma_remove(s, next);
 		v->end = next->end;
+		take_anon(v, next);
 		propagate(v);
 		vms_vma_free(s, next);
 	}
-	if (prev != NULL && vms_vma_compatible(prev, v)) {
+	if (with_prev) {
+		take_anon(prev, v);
 		vms_vma_remove(s, v);
 		prev->end = v->end;
 		propagate(prev);

@@ -41,6 +41,13 @@ struct vms_vma {
 			    * with VMS_APART_HARD, a moved mapping's own anon_vma
 			    * and page offset): VMAs merge only when these are
 			    * equal */
+	uint64_t anon;     /* (m) 0, or the identity of the anon_vma Linux gives a
+			    * private mapping at its first write (vms_anon_settle):
+			    * two mappings merge only if one has none or both the
+			    * same (Linux's is_mergeable_anon_vma) */
+	bool anon_forked;  /* (m) with anon: made by fork from the parent's (Linux's
+			    * anon_vma chain is not singular): merges only with the
+			    * same anon */
 	/* Tree linkage and augmentation: private to vma.c. */
 	struct vms_vma *left, *right, *parent;
 	int height;

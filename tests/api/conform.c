@@ -2733,6 +2733,55 @@ static void mmap_unknown_flag_ignored(void)
 	munmap(p, 5 * P);
 }
 
+/* Linux gives a private mapping its anon_vma at its first write, shared
+ * with a neighbour only if their flags differ in protection alone, and
+ * never merges mappings with different anon_vmas: pieces first written
+ * while one was locked stay apart after munlock; untouched ones merge. */
+static void merge_needs_one_anon_vma(void)
+{
+	char *p = map_anon(10, RW, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	munmap(p + 4 * P, P);
+	munmap(p + 9 * P, P);
+	char *q = p + 5 * P, *r;
+	R("mlock", mlock(p, 2 * P));
+	p[0] = 1;
+	p[2 * P] = 1;
+	R("munlock", munlock(p, 2 * P));
+	MR("written_apart", r, mremap(p, 4 * P, 5 * P, 0));
+	R("mlock_untouched", mlock(q, 2 * P));
+	R("munlock_untouched", munlock(q, 2 * P));
+	MR("untouched", r, mremap(q, 4 * P, 5 * P, 0));
+	munmap(p, 10 * P);
+}
+
+/* fork gives each of the child's mappings an anon_vma of its own: pieces
+ * of one written mapping never merge again in the child; in the parent
+ * they do. */
+static void fork_child_pieces_stay_apart(void)
+{
+	char *p = map_anon(5, RW, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	munmap(p + 4 * P, P);
+	p[0] = 1;
+	R("ro", mprotect(p + 2 * P, 2 * P, PROT_READ));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int rc = mprotect(p + 2 * P, 2 * P, RW) != 0 ? 3
+			 : mremap(p, 4 * P, 5 * P, 0) != MAP_FAILED ? 1
+			 : errno == EFAULT ? 0 : 2;
+		_exit(rc);
+	}
+	out("child=%s", status_text(wait_for(pid)));
+	R("rw", mprotect(p + 2 * P, 2 * P, RW));
+	char *r;
+	MR("parent_grow", r, mremap(p, 4 * P, 5 * P, 0));
+	munmap(p, 5 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3525,6 +3574,11 @@ static const struct check checks[] = {
 	  "grow_more=MAP_FAILED/EFAULT"),
 	C("mmap.unknown_flag_ignored", mmap_unknown_flag_ignored, 0,
 	  "fixed=+0x0 one_mapping=+0x0 validate=MAP_FAILED/EOPNOTSUPP"),
+	C("mremap.merge_needs_one_anon_vma", merge_needs_one_anon_vma, FORK,
+	  "mlock=0 munlock=0 written_apart=MAP_FAILED/EFAULT mlock_untouched=0 "
+	  "munlock_untouched=0 untouched=+0x5000"),
+	C("mremap.fork_child_pieces_stay_apart", fork_child_pieces_stay_apart, FORK,
+	  "ro=0 child=exited:0 rw=0 parent_grow=+0x0"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
