@@ -719,15 +719,31 @@ static struct area *new_slot(uintptr_t a, size_t pages)
 
 static bool in_r(uintptr_t a) { return a >= rbase && a < rbase + RPAGES * PG; }
 
+static struct {
+	unsigned nsub; /* non-zero in a forked child */
+	struct rng r;
+	char label[32];
+} child;
+
 /*
- * A mapping the kernel (or the shim) made at res, of len bytes: windows and
- * slots it lands in are fresh; anything else becomes a new slot.  Says the
- * result.
+ * A mapping the kernel (or the shim) made at res, of len bytes (placed: at
+ * an address the driver did not ask for): windows and slots it lands in are
+ * fresh; anything else becomes a new slot.  Says the result.  In a forked
+ * child, a slot may have a hole (MADV_DONTFORK) a placement can pick or
+ * not: placement is not compared, so such a mapping prints as "new" and is
+ * unmapped at once.
  */
-static void took_mapping(uintptr_t res, size_t len)
+static void took_mapping(uintptr_t res, size_t len, bool placed)
 {
 	size_t alen = page_up(len);
 	struct area *ar = area_of(res);
+	if (placed && child.nsub != 0 && !in_r(res)) {
+		say(" = new (in a child: unmapped %d)", munmap((void *)res, alen));
+		if (ar != NULL) {
+			page_flags(ar, res, res + alen, PF_CLEAR);
+		}
+		return;
+	}
 	if (in_r(res) || ar != NULL) {
 		say(" = %s", A(res));
 		page_flags(ar, res, res + alen, PF_CLEAR);
@@ -922,7 +938,8 @@ static void do_mmap(uintptr_t a, size_t len, int prot, int flags, int fd, off_t 
 	if (res == MAP_FAILED) {
 		say(" = -1 %s", errname(e));
 	} else {
-		took_mapping((uintptr_t)res, len);
+		took_mapping((uintptr_t)res, len,
+			     !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (uintptr_t)res != a);
 	}
 	endl();
 }
@@ -1379,7 +1396,7 @@ static void op_mremap(struct rng *r, int variant)
 	}
 	bool dontunmap = (flags & MREMAP_DONTUNMAP) != 0;
 	if (olen == 0) {
-		took_mapping(rr, nlen);
+		took_mapping(rr, nlen, !(flags & MREMAP_FIXED));
 		endl();
 		return;
 	}
@@ -1430,7 +1447,7 @@ static void op_mremap(struct rng *r, int variant)
 		say(" = F%d", ar->id);
 		dest = ar;
 	} else {
-		took_mapping(rr, nl);
+		took_mapping(rr, nl, !(flags & MREMAP_FIXED));
 		dest = area_of(rr);
 	}
 	for (size_t p = 0; p < keep / PG && p < MAXPAGES; p++) {
@@ -1628,12 +1645,6 @@ static void op_mincore(struct rng *r, bool vec_in_window)
 
 static void run_kind(int kind, struct rng *r, size_t ai);
 static bool excluded(const char *name);
-
-static struct {
-	unsigned nsub; /* non-zero in a forked child */
-	struct rng r;
-	char label[32];
-} child;
 
 static const int child_kinds[] = {
 	K_READ, K_READ, K_WRITE, K_WRITE, K_LAYOUT, K_MPROTECT, K_MUNMAP, K_MADVISE,
