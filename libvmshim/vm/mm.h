@@ -269,6 +269,10 @@ int vm_munlockall(void);
  * over RLIMIT_MEMLOCK (Linux's mmap checks it first: the caller unmaps),
  * or ENOMEM for metadata.  Map lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
+/* Makes [s, e) of v present as the kernel's population of locked memory
+ * does (writable private file pages copied there and then).  Map lock held
+ * for writing. */
+void vms_populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e);
 /* In a forked child: memory locks and MCL_FUTURE are not inherited
  * (fork(2)), so every VMA is recorded unlocked.  Called by vms_fork_child. */
 void vms_mlock_fork_child(void);

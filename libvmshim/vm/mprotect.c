@@ -43,9 +43,16 @@ static void change_prot(struct vms_vma *v, int prot)
 		   !(v->flags & VMS_VMA_FILE) && v->anon == 0) {
 		v->flags &= ~VMS_VMA_ACCOUNT;
 	}
+	bool cow_now = (v->flags & (VMS_VMA_LOCKED | VMS_VMA_SHARED)) == VMS_VMA_LOCKED &&
+		       !(v->prot & PROT_WRITE) && (prot & PROT_WRITE);
 	v->prot = prot;
 	v->flags |= VMS_VMA_MODIFIED;
 	vms_reprotect(v, v->start, v->end, NULL);
+	if (cow_now) {
+		/* mprotect_fixup: a locked private mapping made writable is
+		 * populated for writing, its file pages copied there and then. */
+		vms_populate_for_lock(v, v->start, v->end);
+	}
 }
 
 int vm_mprotect(void *addr, size_t len, int prot)

@@ -243,14 +243,15 @@ static vms_pte_t mark_written(vms_pte_t pte)
 }
 
 /*
- * Makes [s, e) of v present as the kernel's mlock population does: a
+ * Makes [s, e) of v present as the kernel's mlock population does (also
+ * when mprotect makes a locked private mapping writable): a
  * writable private mapping is populated for writing, so private file
  * pages become private copies there and then (later writes to the file no
  * longer show).  Pages the shim has present but with a lower kernel
  * protection (a move flattens shared mappings) get it back, or the
  * kernel's own population would fail on them.
  */
-static void populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
+void vms_populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
 {
 	bool write = (v->prot & PROT_WRITE) != 0;
 	vms_populate_locked(v, s, e, write);
@@ -351,7 +352,7 @@ int vm_mlock(const void *addr, size_t len, unsigned int flags, bool lock)
 				uintptr_t s = v->start > start ? v->start : start;
 				uintptr_t e = v->end < prefix ? v->end : prefix;
 				if (v->prot != PROT_NONE && !(v->flags & VMS_VMA_FOREIGN)) {
-					populate_for_lock(v, s, e);
+					vms_populate_for_lock(v, s, e);
 				}
 			}
 		}
@@ -406,7 +407,7 @@ int vm_mlockall(int flags)
 			 * exhaust memory, so only its present pages stay. */
 			if (!(v->flags & (VMS_VMA_FOREIGN | VMS_VMA_NORESERVE)) &&
 			    v->prot != PROT_NONE && !(flags & MCL_ONFAULT)) {
-				populate_for_lock(v, v->start, v->end);
+				vms_populate_for_lock(v, v->start, v->end);
 			}
 		}
 		set_locked(vms_mm.base, vms_mm.end,
@@ -459,7 +460,7 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	 * flags, MAP_LOCKED or not (mm->def_flags). */
 	bool onfault = (vms_mm.lock_future & MCL_ONFAULT) != 0;
 	if (!onfault && v->prot != PROT_NONE) {
-		populate_for_lock(v, start, end);
+		vms_populate_for_lock(v, start, end);
 	}
 	long kib = onfault ? -1 : kernel_locked_kib();
 	long r = onfault ? vms_raw_mlock2((void *)start, end - start, MLOCK_ONFAULT)

@@ -2782,6 +2782,26 @@ static void fork_child_pieces_stay_apart(void)
 	munmap(p, 5 * P);
 }
 
+/* mprotect making a locked private file mapping writable copies its pages
+ * there and then (mprotect_fixup): later writes to the file do not show. */
+static void mprotect_locked_private_copies(void)
+{
+	int fd = make_file(2 * P, 14);
+	SETUP(fd >= 0, "file");
+	char *q;
+	M("map", q, mmap(NULL, 2 * P, PROT_READ, PRIV, fd, 0));
+	if (q != MAP_FAILED) {
+		R("mlock", mlock(q, 2 * P));
+		R("rw", mprotect(q, 2 * P, RW));
+		char z[16];
+		memset(z, 0x77, sizeof z);
+		SETUP(pwrite(fd, z, sizeof z, (off_t)P) == (ssize_t)sizeof z, "pwrite");
+		out("copied=%d", q[P] == (char)pat(P, 14));
+		munmap(q, 2 * P);
+	}
+	close(fd);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3579,6 +3599,8 @@ static const struct check checks[] = {
 	  "munlock_untouched=0 untouched=+0x5000"),
 	C("mremap.fork_child_pieces_stay_apart", fork_child_pieces_stay_apart, FORK,
 	  "ro=0 child=exited:0 rw=0 parent_grow=+0x0"),
+	C("mprotect.locked_private_copies", mprotect_locked_private_copies, FORK,
+	  "map=ok mlock=0 rw=0 copied=1"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
