@@ -410,16 +410,40 @@ static bool anon_reusable(const struct vms_vma *lo, const struct vms_vma *hi)
 	       (lo->object == NULL || lo->pgoff + (lo->end - lo->start) / VMS_PAGE_SIZE == hi->pgoff);
 }
 
+/* Whether v has no anon_vma yet but has been written since the last call:
+ * private, writable (making it writable was a call), a page its own. */
+static bool written_unsettled(const struct vms_vma *v)
+{
+	return v->anon == 0 && !(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN)) &&
+	       (v->prot & PROT_WRITE) && vms_anon_written(v->start, v->end);
+}
+
 void vms_anon_settle(uintptr_t start, uintptr_t end)
 {
 	uintptr_t lo = start > vms_mm.base + VMS_PAGE_SIZE ? start - VMS_PAGE_SIZE : vms_mm.base;
 	uintptr_t hi = end < vms_mm.end - VMS_PAGE_SIZE ? end + VMS_PAGE_SIZE : vms_mm.end;
-	for (struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
-	     v != NULL && v->start < hi; v = vms_vma_next(v)) {
-		/* Only writable private memory can have been written since the
-		 * last call (making it writable was one). */
-		if (v->anon != 0 || (v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN)) ||
-		    !(v->prot & PROT_WRITE) || !vms_anon_written(v->start, v->end)) {
+	struct vms_vma *v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
+	if (v == NULL) {
+		return;
+	}
+	/* A first write looks at the neighbours, which may have been written
+	 * in the same interval and not settled yet: settle the whole run of
+	 * adjacent written mappings, in address order (the order of the
+	 * writes is not known; ascending is the common one). */
+	for (struct vms_vma *p = vms_vma_prev(v); p != NULL && p->end == v->start &&
+						  written_unsettled(p);
+	     p = vms_vma_prev(p)) {
+		v = p;
+	}
+	for (uintptr_t prev_end = v->start; v != NULL; prev_end = v->end, v = vms_vma_next(v)) {
+		bool beyond = v->start >= hi;
+		if (beyond && v->start != prev_end) {
+			break;
+		}
+		if (!written_unsettled(v)) {
+			if (beyond) {
+				break;
+			}
 			continue;
 		}
 		/* anon_vma_prepare: a neighbour's, if reusable (the next first). */

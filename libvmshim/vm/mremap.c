@@ -627,15 +627,26 @@ int vm_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_ad
 		goto out;
 	}
 	if (olen == 0) {
-		/* A second mapping of a shared one; private ones: EINVAL. */
+		/* A second mapping of a shared one; private ones: EINVAL.  With
+		 * MREMAP_FIXED, Linux unmaps the target first (mremap_to), which
+		 * may take the old mapping with it: EFAULT. */
 		if (!(v->flags & VMS_VMA_SHARED)) {
 			err = EINVAL;
-		} else if (!(flags & MREMAP_MAYMOVE)) {
-			err = ENOMEM; /* nothing to grow in place */
-		} else if (fixed) {
+			goto out;
+		}
+		if (fixed) {
 			err = vms_arena_where(dst, dst + nlen) != VMS_INSIDE ? ENOMEM
 			      : vm_unmap_locked(dst, dst + nlen);
-			err = err != 0 ? err : dup_shared(a, nlen, dst);
+			v = err == 0 ? vms_vma_find(&vms_mm.vmas, a) : v;
+			err = err == 0 && v == NULL ? EFAULT : err;
+			if (err != 0) {
+				goto out;
+			}
+		}
+		if (!(flags & MREMAP_MAYMOVE)) {
+			err = ENOMEM; /* nothing to grow in place */
+		} else if (fixed) {
+			err = dup_shared(a, nlen, dst);
 			*out = (void *)dst;
 		} else if (vms_vma_find_gap(&vms_mm.vmas, vms_mm.base, vms_mm.end, nlen,
 					    VMS_PAGE_SIZE, &dst) != 0) {
