@@ -56,9 +56,9 @@
  *     reaper that dies mid-way drops it, and another finishes.  Each word
  *     of the dead bitmap is exchanged with 0 and each bit set drops one
  *     count; then the index is FREE again and the lock is released.
- *     Reaping runs when the allocator would grow the file (at most once
- *     per eighth of growth) or finds it full, and when fork finds no free
- *     index.
+ *     Reaping runs when the allocator would grow the file (at most every
+ *     10 ms, or after the file grew by an eighth) or finds it full, and
+ *     when fork finds no free index.
  *   - Order keeps every race on the safe side (a leaked count, never a
  *     lost one): a reference is counted before its bit is set and its bit
  *     cleared before it is uncounted, so a process dying between the two
@@ -130,7 +130,8 @@ static struct {
 	size_t bits_words;            /* words per bitmap (a whole number of pages) */
 	uint64_t max_slots;           /* VMSHIM_SWAP_MAX in pages */
 	uint64_t cursor;              /* next-fit position (this process) */
-	uint64_t reap_at;             /* reap when the high-water mark reaches it */
+	uint64_t reap_at;             /* reap before growing past it ... */
+	long long reap_ns;            /* ... or REAP_INTERVAL_NS after this (CLOCK_MONOTONIC) */
 	int me;                       /* this process's participant index, -1: untracked */
 	int child;                    /* index reserved for the child being forked, or -1 */
 	int child_fd;                 /* its description (the parent's copy), or -1 */
@@ -436,14 +437,23 @@ size_t vms_swap_reap(void)
 	return dropped;
 }
 
-/* Reaps before the file grows, at most once per eighth of growth: true
- * if slots may have come free. */
+/* Reaps before the file grows, when REAP_INTERVAL_NS have passed since
+ * the last time or the file grew by an eighth: true if slots may have
+ * come free.  (A reap costs one fcntl per other participant in use.) */
+#define REAP_INTERVAL_NS 10000000LL
 static bool reap_before_growth(uint64_t hw)
 {
-	if (dev.me < 0 || hw < dev.reap_at) {
+	if (dev.me < 0) {
+		return false;
+	}
+	struct timespec ts = { 0, 0 };
+	vms_raw_clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (hw < dev.reap_at && now - dev.reap_ns < REAP_INTERVAL_NS) {
 		return false;
 	}
 	dev.reap_at = hw + (hw / 8 > 64 ? hw / 8 : 64);
+	dev.reap_ns = now;
 	return vms_swap_reap() > 0;
 }
 
@@ -639,6 +649,7 @@ void vms_swap_fork_child(void)
 	dev.child = -1;
 	dev.child_fd = -1;
 	dev.reap_at = 0;
+	dev.reap_ns = 0;
 }
 
 /* Moves npages pages between buf and the slots from first, retrying short
