@@ -104,7 +104,7 @@
 #include "vm/swap.h"
 
 /* Participant states (struct swap_shared.state). */
-enum { PART_FREE, PART_RESERVED, PART_LIVE };
+enum { PART_FREE, PART_LIVE };
 #define PARTICIPANTS 128
 
 /* The part of the shared mapping before the counts. */
@@ -120,6 +120,8 @@ struct swap_shared {
 _Static_assert(sizeof(struct swap_shared) <= SHARED_HEADER, "swap header too big");
 /* A bounded search for a free run before taking fresh slots. */
 #define SCAN_LIMIT 4096u
+/* The swap file's descriptors go at or above this number. */
+#define FD_HIGH 100
 
 static struct {
 	int fd;                       /* the swap file, -1 until created: this
@@ -199,6 +201,7 @@ static int dir_untrusted(const char *dir)
 }
 
 static long ofd_lock(int fd, short type, int p);
+static int fd_high(int fd);
 
 /* Creates the file and the shared counts.  0 or errno (reported once). */
 static int create_device(void)
@@ -227,6 +230,7 @@ static int create_device(void)
 			-fd);
 		return dev.create_errno;
 	}
+	fd = fd_high(fd);
 	/* The header, the counts, then one bitmap per participant; if that
 	 * much cannot be mapped (strict overcommit), the counts alone. */
 	size_t counts = vms_page_up(dev.max_slots * sizeof(uint32_t));
@@ -577,34 +581,55 @@ static long reopen(void)
 	return vms_raw_open(path, O_RDWR | O_CLOEXEC | direct, 0);
 }
 
-/* Reserves a free index for the child with its description, locked:
- * true, or false when none is free. */
+/* Moves fd above the numbers programs pick themselves (dup2 onto 0-2 or
+ * a few low ones in a child before exec): fd, or the new one. */
+static int fd_high(int fd)
+{
+	long h = vms_raw_dup_cloexec(fd, FD_HIGH);
+	if (vms_raw_failed(h)) {
+		return fd;
+	}
+	vms_raw_close(fd);
+	return (int)h;
+}
+
+/* Reserves a free index for the child with a description of its own,
+ * locked: true, or false when none is free.  The lock is taken before the
+ * index is marked LIVE, so a reserver that dies leaves either a FREE
+ * index or a LIVE one whose lock is gone (reaped). */
 static bool reserve_child(void)
 {
+	long fd = -1;
 	for (int c = 0; c < PARTICIPANTS; c++) {
-		uint32_t free_state = PART_FREE;
-		if (__atomic_load_n(&dev.shared->state[c], __ATOMIC_RELAXED) != PART_FREE ||
-		    !__atomic_compare_exchange_n(&dev.shared->state[c], &free_state, PART_RESERVED,
-						 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&dev.shared->state[c], __ATOMIC_ACQUIRE) != PART_FREE) {
 			continue;
 		}
-		long fd = reopen();
-		if (vms_raw_failed(fd)) {
-			__atomic_store_n(&dev.shared->state[c], PART_FREE, __ATOMIC_RELEASE);
-			vms_log(VMS_LOG_DEBUG, "swap: cannot reopen the swap file (errno %ld)", -fd);
-			return false;
+		if (fd < 0) {
+			fd = reopen();
+			if (vms_raw_failed(fd)) {
+				vms_log(VMS_LOG_DEBUG, "swap: cannot reopen the swap file (errno %ld)",
+					-fd);
+				return false;
+			}
+			fd = fd_high((int)fd);
 		}
 		if (ofd_lock((int)fd, F_WRLCK, c) != 0) {
-			/* A reaper that just freed it still holds it: another one. */
-			vms_raw_close((int)fd);
-			__atomic_store_n(&dev.shared->state[c], PART_FREE, __ATOMIC_RELEASE);
+			continue; /* a reaper that just freed it still holds it */
+		}
+		uint32_t free_state = PART_FREE;
+		if (!__atomic_compare_exchange_n(&dev.shared->state[c], &free_state, PART_LIVE, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			/* Taken since, and its holder gone already: a reaper's. */
+			ofd_lock((int)fd, F_UNLCK, c);
 			continue;
 		}
 		__atomic_store_n(&dev.shared->pid[c], 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&dev.shared->state[c], PART_LIVE, __ATOMIC_RELEASE);
 		dev.child = c;
 		dev.child_fd = (int)fd;
 		return true;
+	}
+	if (fd >= 0) {
+		vms_raw_close((int)fd);
 	}
 	return false;
 }
