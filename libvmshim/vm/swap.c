@@ -114,6 +114,9 @@ struct swap_shared {
 	uint32_t tracking;    /* participants are in use (OFD locks work) */
 	uint32_t state[PARTICIPANTS]; /* PART_* */
 	int32_t pid[PARTICIPANTS];    /* the participant's process (for debugging) */
+	uint64_t top[PARTICIPANTS];   /* above every slot its bitmap ever had: a reaper
+				       * reads no further (pages of shared memory never
+				       * touched would be allocated by reading them) */
 };
 
 #define SHARED_HEADER 4096UL
@@ -296,9 +299,14 @@ static uint64_t *bitmap_word(int p, uint64_t slot)
  * after the count was taken. */
 static void mark(int p, uint64_t slot)
 {
-	if (p >= 0) {
-		__atomic_fetch_or(bitmap_word(p, slot), 1ULL << (slot % 64), __ATOMIC_RELEASE);
+	if (p < 0) {
+		return;
 	}
+	uint64_t top = __atomic_load_n(&dev.shared->top[p], __ATOMIC_RELAXED);
+	while (top <= slot && !__atomic_compare_exchange_n(&dev.shared->top[p], &top, slot + 1, 0,
+							  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+	}
+	__atomic_fetch_or(bitmap_word(p, slot), 1ULL << (slot % 64), __ATOMIC_RELEASE);
 }
 
 /* Drops one count of slot; true if it became free. */
@@ -395,9 +403,9 @@ static size_t reap_one(int d, uint64_t *lowest)
 	/* Locked by us: its own lock is gone, so is the process (checked
 	 * again now that no one else can reap it). */
 	if (__atomic_load_n(&dev.shared->state[d], __ATOMIC_ACQUIRE) == PART_LIVE) {
-		uint64_t hw = __atomic_load_n(&dev.shared->high_water, __ATOMIC_ACQUIRE);
+		uint64_t top = __atomic_load_n(&dev.shared->top[d], __ATOMIC_ACQUIRE);
 		uint64_t *row = bitmap_word(d, 0);
-		for (uint64_t w = 0; w < (hw + 63) / 64; w++) {
+		for (uint64_t w = 0; w < (top + 63) / 64; w++) {
 			if (__atomic_load_n(&row[w], __ATOMIC_RELAXED) == 0) {
 				continue;
 			}
@@ -411,6 +419,7 @@ static size_t reap_one(int d, uint64_t *lowest)
 			}
 		}
 		__atomic_store_n(&dev.shared->pid[d], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&dev.shared->top[d], 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&dev.shared->state[d], PART_FREE, __ATOMIC_RELEASE);
 	}
 	ofd_lock(dev.fd, F_UNLCK, d);

@@ -230,9 +230,18 @@ static void child_ends(enum child_end how)
 			for (uint64_t s = a; s < a + 4; s++) {
 				vms_swap_ref(s);
 			}
+			int ready[2];
+			if (pipe(ready) != 0) {
+				_exit(3);
+			}
 			pid_t g = fork();
 			if (g == 0) {
 				vms_swap_fork_child();
+				/* Until now it held its parent's description
+				 * too, keeping its parent alive. */
+				if (write(ready[1], "r", 1) != 1) {
+					_exit(3);
+				}
 				char c;
 				/* Lives until the test says; then ends. */
 				if (read(down[0], &c, 1) != 1) {
@@ -241,6 +250,10 @@ static void child_ends(enum child_end how)
 				exit(0);
 			}
 			vms_swap_fork_parent();
+			char r;
+			if (read(ready[0], &r, 1) != 1) {
+				_exit(3);
+			}
 		}
 		if (write(up[1], own, sizeof own) != (ssize_t)sizeof own) {
 			_exit(3);
@@ -319,6 +332,39 @@ static void test_a_grandchild_keeps_its_references(void **state)
 	child_ends(END_GRANDCHILD);
 }
 
+/* A child that dies in its own fork prepare, with references taken for a
+ * grandchild that never was: both its references and those are reaped. */
+static void test_a_child_dying_in_its_fork_prepare_is_reaped(void **state)
+{
+	(void)state;
+	uint64_t a;
+	assert_int_equal(vms_swap_alloc(4, &a), 4);
+	vms_swap_fork_prepare();
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_ref(s);
+	}
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vms_swap_fork_child();
+		vms_swap_fork_prepare();
+		for (uint64_t s = a; s < a + 2; s++) {
+			vms_swap_ref(s);
+		}
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	vms_swap_fork_parent();
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(vms_swap_reap(), 6);
+	assert_counts(a, 4, 1);
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_put(s);
+	}
+}
+
 static void test_a_full_file_says_so(void **state)
 {
 	(void)state;
@@ -350,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_references_of_a_child_that_execs_are_reaped),
 		cmocka_unit_test(test_references_of_a_killed_child_are_reaped),
 		cmocka_unit_test(test_a_grandchild_keeps_its_references),
+		cmocka_unit_test(test_a_child_dying_in_its_fork_prepare_is_reaped),
 		cmocka_unit_test(test_a_full_file_says_so),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

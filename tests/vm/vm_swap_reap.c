@@ -2,9 +2,10 @@
  * tests/vm/vm_swap_reap.c - swap slots shared with forked children come
  * back when the children end without _exit.
  *
- * Usage: vm_swap_reap MIB ROUNDS
+ * Usage: vm_swap_reap MIB ROUNDS | vm_swap_reap MIB many CHILDREN
  *   MIB     the resident limit the run is meant for (VMSHIM_MEM_LIMIT)
  *   ROUNDS  rounds of the cycle below (at least 4 to see every kind)
+ *   many    CHILDREN children at once, twice (see many() below)
  *
  * Each round, the parent fills a region twice the limit (most of it goes
  * to swap), forks a child that inherits it, and the child ends one of four
@@ -228,10 +229,94 @@ static void round_of(enum end how, size_t len, unsigned salt)
 	check(bad == 0, "the parent's copy is intact");
 }
 
+/*
+ * "many": more children at once than a swap file has participant indices
+ * (128): the ones beyond are untracked; then a second wave once the first
+ * ended, whose forks find every index taken by a dead child and reap.
+ * Each child checks part of the parent's memory and swaps memory of its
+ * own; all of them run at once, while the parent checks its copy.
+ */
+static void many(size_t len, int children)
+{
+	unsigned char *m = anon(len);
+	fill(m, len, 99);
+	size_t bad = 0;
+	int childbad = 0;
+	for (int wave = 0; wave < 2; wave++) {
+		int go[2];
+		if (pipe(go) != 0) {
+			perror("pipe");
+			exit(2);
+		}
+		pid_t *pids = calloc((size_t)children, sizeof *pids);
+		for (int i = 0; i < children; i++) {
+			fflush(stdout);
+			pids[i] = fork();
+			if (pids[i] < 0) {
+				perror("fork");
+				exit(2);
+			}
+			if (pids[i] == 0) {
+				close(go[1]);
+				char c;
+				if (read(go[0], &c, 1) != 0) {
+					_exit(3);
+				}
+				size_t off = (size_t)i * 16 * P % len;
+				size_t n = len - off < 64 * P ? len - off : 64 * P;
+				size_t b = 0;
+				for (size_t k = 0; k < n / P; k++) {
+					size_t page = off / P + k;
+					b += m[page * P] != pattern(page, 99);
+				}
+				size_t own = len / 4;
+				unsigned char *o = anon(own);
+				fill(o, own, (unsigned)i);
+				b += verify(o, own, (unsigned)i);
+				if (i % 3 == 0) {
+					_exit(b ? 1 : 0);
+				}
+				exit(b ? 1 : 0);
+			}
+		}
+		close(go[0]);
+		close(go[1]); /* all start */
+		bad += verify(m, len, 99);
+		for (int i = 0; i < children; i++) {
+			if (i % 7 == 6) {
+				kill(pids[i], SIGKILL);
+			}
+		}
+		for (int i = 0; i < children; i++) {
+			int st = 0;
+			waitpid(pids[i], &st, 0);
+			childbad += i % 7 == 6 ? !(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
+					      : !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		free(pids);
+		bad += verify(m, len, 99);
+	}
+	printf("many: %d children twice, children %s, parent %s\n", children,
+	       childbad ? "BAD" : "ok", bad ? "BAD" : "ok");
+	check(childbad == 0, "every child of many saw its data");
+	check(bad == 0, "the parent's copy is intact after many children");
+	munmap(m, len);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[2], "many") == 0) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		many(2 * ((size_t)atol(argv[1]) << 20), atoi(argv[3]));
+		if (probe_stat("swap", "out_pages") >= 0) {
+			check(probe_stat("swap", "reaped_refs") > 0, "references were reaped");
+			check(probe_stat("swap", "write_errors") == 0, "no swap write failed");
+		}
+		printf("%s\n", failures ? "FAILED" : "ok");
+		return failures ? 1 : 0;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: vm_swap_reap MIB ROUNDS\n");
+		fprintf(stderr, "usage: vm_swap_reap MIB ROUNDS | vm_swap_reap MIB many CHILDREN\n");
 		return 2;
 	}
 	size_t len = 2 * ((size_t)atol(argv[1]) << 20);
