@@ -450,9 +450,10 @@ size_t vms_swap_reap(void)
 	return dropped;
 }
 
-/* Reaps before the file grows, when REAP_INTERVAL_NS have passed since
- * the last time or the file grew by an eighth: true if slots may have
- * come free.  (A reap costs one fcntl per other participant in use.) */
+/* Reaps before the file grows (or when it is full), when REAP_INTERVAL_NS
+ * have passed since the last time or the file grew by an eighth: true if
+ * slots may have come free.  (A reap costs one fcntl per other
+ * participant in use.) */
 #define REAP_INTERVAL_NS 10000000LL
 static bool reap_before_growth(uint64_t hw)
 {
@@ -538,8 +539,9 @@ size_t vms_swap_alloc(size_t want, uint64_t *first)
 		}
 	}
 	/* The file is at its maximum: any free slot will do, after dropping
-	 * the references of processes that ended. */
-	vms_swap_reap();
+	 * the references of processes that ended (every 10 ms at most: while
+	 * the file stays full, reclaim keeps asking). */
+	reap_before_growth(hw);
 	for (uint64_t x = 0; x < hw; x++) {
 		if (take(x)) {
 			size_t n = extend(x, want, hw);
