@@ -119,8 +119,8 @@ static long long swap_file_size(const char *dir)
 enum end { END_EXIT, END_EXEC, END_KILL, END_GRANDCHILD };
 static const char *end_name[] = { "exit", "exec", "kill", "grandchild" };
 
-/* The grandchild of the last END_GRANDCHILD round: its region, salt, and
- * the pipes to start it and hear its verdict. */
+/* The grandchild of the last END_GRANDCHILD round: the pipes to start
+ * its check and hear its verdict (-1: none waiting). */
 static int gc_go = -1, gc_verdict = -1;
 
 /* In the grandchild: waits for the word, checks its copy, reports. */
