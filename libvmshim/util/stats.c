@@ -86,7 +86,8 @@ void vms_stats_reset_events(void)
 			       &vms_stats.swap_readahead_pages, &vms_stats.swap_readahead_hits,
 			       &vms_stats.swap_write_errors,   &vms_stats.swap_read_errors,
 			       &vms_stats.overshoot_pages,     &vms_stats.written_back_pages,
-			       &vms_stats.efault_retries,      &vms_stats.efault_returned };
+			       &vms_stats.efault_retries,      &vms_stats.efault_returned,
+			       &vms_stats.swap_reaped_refs };
 	for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
 		__atomic_store_n(events[i], 0, __ATOMIC_RELAXED);
 	}
@@ -124,7 +125,7 @@ size_t vms_stats_format_json_of(const struct vms_stats *st, long pid, char *buf,
 	SINK(&s, "}, \"swap\": {\"out_pages\": %llu, \"in_pages\": %llu, \"slots_peak\": %lld, "
 		 "\"slots\": %lld, \"clusters_out\": %llu, \"clusters_in\": %llu, "
 		 "\"readahead_pages\": %llu, \"readahead_hits\": %llu, \"write_errors\": %llu, "
-		 "\"read_errors\": %llu, \"overshoot_pages\": %llu}",
+		 "\"read_errors\": %llu, \"overshoot_pages\": %llu, \"reaped_refs\": %llu}",
 	     (unsigned long long)load(&st->swap_out_pages),
 	     (unsigned long long)load(&st->swap_in_pages), (long long)load_peak(&st->swap_slots),
 	     (long long)vms_gauge_now(&st->swap_slots),
@@ -134,7 +135,8 @@ size_t vms_stats_format_json_of(const struct vms_stats *st, long pid, char *buf,
 	     (unsigned long long)load(&st->swap_readahead_hits),
 	     (unsigned long long)load(&st->swap_write_errors),
 	     (unsigned long long)load(&st->swap_read_errors),
-	     (unsigned long long)load(&st->overshoot_pages));
+	     (unsigned long long)load(&st->overshoot_pages),
+	     (unsigned long long)load(&st->swap_reaped_refs));
 	SINK(&s, ", \"evictions\": {");
 	for (int i = 0; i < VMS_EVICT_COUNT; i++) {
 		SINK(&s, "%s\"%s\": %llu", i ? ", " : "", evict_names[i],
@@ -210,6 +212,10 @@ size_t vms_stats_format_table_of(const struct vms_stats *st, long pid, const cha
 	     (unsigned long long)load(&st->swap_write_errors),
 	     (unsigned long long)load(&st->swap_read_errors),
 	     (unsigned long long)load(&st->overshoot_pages));
+	if (load(&st->swap_reaped_refs) != 0) {
+		SINK(&s, "        references of ended processes dropped=%llu\n",
+		     (unsigned long long)load(&st->swap_reaped_refs));
+	}
 	SINK(&s, "  evictions:");
 	for (int i = 0; i < VMS_EVICT_COUNT; i++) {
 		SINK(&s, " %s=%llu", evict_names[i], (unsigned long long)load(&st->evictions[i]));

@@ -11,7 +11,7 @@
  *    "swap": {"out_pages": N, "in_pages": N, "slots_peak": N, "slots": N,
  *             "clusters_out": N, "clusters_in": N, "readahead_pages": N,
  *             "readahead_hits": N, "write_errors": N, "read_errors": N,
- *             "overshoot_pages": N},
+ *             "overshoot_pages": N, "reaped_refs": N},
  *    "evictions": {"anon": N, "swapcache": N, "file_clean": N, "file_dirty": N,
  *                  "shared": N, "deactivated": N},
  *    "resident": {"pages": N, "peak_pages": N, "limit_pages": N},
@@ -110,6 +110,7 @@ struct __attribute__((aligned(4096))) vms_stats {
 	uint64_t arena_start, arena_end;  /* 0, 0 when there is no arena */
 	uint64_t efault_retries;         /* wrapped calls retried after EFAULT (shim/kernel_io.c) */
 	uint64_t efault_returned;        /* EFAULTs on arena memory returned to the program */
+	uint64_t swap_reaped_refs;       /* swap references of ended processes this one dropped */
 };
 
 extern struct vms_stats vms_stats;

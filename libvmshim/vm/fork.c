@@ -24,8 +24,10 @@
  *     thread is using (pinned: vm/pin.c), which would then fail with EFAULT.
  *   - Pages in swap at fork time (SWAPPED, or present with a copy in swap:
  *     SWAPCACHE) are shared through the swap file: the prepare handler
- *     takes one more reference on each of their slots (vm/swap.c keeps the
- *     counts in shared memory), and each process drops its own as its
+ *     takes one more reference on each of their slots for the child
+ *     (vm/swap.c keeps the counts in shared memory, and which process
+ *     holds each, so that the references of a child that ends without
+ *     dropping them are reaped), and each process drops its own as its
  *     pages die or are rewritten.  Each process evicts on its own after.
  *   - MADV_WIPEONFORK ranges read zero in the child: it forgets their pages
  *     (dropping its swap references) and makes them reservation again.
@@ -54,6 +56,7 @@
 #include "util/log.h"
 #include "util/stats.h"
 #include "vm/mm.h"
+#include "vm/swap.h"
 
 static uint64_t fork_saved_mask;
 
@@ -108,12 +111,14 @@ void vms_fork_prepare(void)
 			mark_cow_unpinned(v);
 		}
 	}
+	vms_swap_fork_prepare(); /* the child's participant index, before its references */
 	vms_swap_fork_ref();
 }
 
 void vms_fork_parent(void)
 {
 	if (vms_mm.base != 0) {
+		vms_swap_fork_parent();
 		vms_map_write_unlock(&fork_saved_mask);
 	}
 }
@@ -175,6 +180,7 @@ void vms_fork_child(void)
 		return;
 	}
 	vms_mm.owner_pid = vms_raw_getpid();
+	vms_swap_fork_child(); /* its own swap participant, before it drops pages */
 	/* Only this thread exists: the lock's holder is this thread. */
 	drop_dontfork_vmas();
 	fork_anon();

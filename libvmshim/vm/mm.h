@@ -350,8 +350,9 @@ void vms_pages_release(uintptr_t s, uintptr_t e);
 /* Before fork: one more reference on every swap slot the child inherits. */
 void vms_swap_fork_ref(void);
 /* At _exit: drops this process's swap references so that the processes
- * it shared them with can reuse the slots.  Takes the map lock for
- * writing and keeps it: call it last, just before the process ends. */
+ * it shared them with can reuse the slots at once (those of a process
+ * that ends otherwise are reaped later: vm/swap.c).  Takes the map lock
+ * for writing and keeps it: call it last, just before the process ends. */
 void vms_swap_release_all(void);
 
 #endif

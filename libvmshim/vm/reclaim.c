@@ -897,16 +897,12 @@ static void each_swap_entry(void (*fn)(uint64_t slot))
 	}
 }
 
-static void fork_ref(uint64_t slot)
-{
-	vms_swap_ref(slot);
-	vms_gauge_add(&vms_stats.swap_slots, 1);
-}
-
+/* The reference is the child's: the gauge (this process's references)
+ * does not move; the child's copy of it, one per entry, is already right. */
 void vms_swap_fork_ref(void)
 {
 	if (vms_swap_ready()) {
-		each_swap_entry(fork_ref);
+		each_swap_entry(vms_swap_ref);
 	}
 }
 

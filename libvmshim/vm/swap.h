@@ -1,6 +1,7 @@
 /*
  * vm/swap.h - the swap device (vm/swap.c): slots of one swap file shared
- * by a process and its forked children, with shared reference counts.
+ * by a process and its forked children, with shared reference counts and
+ * the record of which process holds them.
  */
 #ifndef VMS_VM_SWAP_H
 #define VMS_VM_SWAP_H
@@ -20,10 +21,22 @@ bool vms_swap_ready(void);
  * created or is full (VMSHIM_SWAP_MAX).  Callers serialise (reclaim lock).
  */
 size_t vms_swap_alloc(size_t want, uint64_t *first);
-/* One more reference on slot (fork: the child shares it). */
+/* One more reference on slot, for the child being forked (between
+ * vms_swap_fork_prepare and the fork); untracked outside a fork. */
 void vms_swap_ref(uint64_t slot);
-/* Drops one reference; the slot is free at zero. */
+/* Drops one of this process's references; the slot is free at zero. */
 void vms_swap_put(uint64_t slot);
+/* Drops the references held by processes that share the file and have
+ * ended (exit, exec, a signal) without dropping them; returns how many.
+ * The allocator calls it before growing the file; async-signal-safe. */
+size_t vms_swap_reap(void);
+/* Fork handlers (vm/fork.c), map lock held for writing: prepare gives
+ * the child a participant index and a locked description of the swap
+ * file of its own (before vms_swap_ref is called for it); parent closes
+ * its copy; child switches to it. */
+void vms_swap_fork_prepare(void);
+void vms_swap_fork_parent(void);
+void vms_swap_fork_child(void);
 /* The current count (tests, statistics). */
 uint32_t vms_swap_refcount(uint64_t slot);
 /* Writes npages pages from buf to the slots from first: 0 or errno

@@ -2,7 +2,9 @@
  * tests/unit/test_swap.c - the swap device (vm/swap.c) without LD_PRELOAD:
  * the swap file's creation and privacy, the slot allocator (runs kept
  * together, reuse of freed runs, a full file), reference counts, and data
- * written and read back with O_DIRECT-sized buffers.
+ * written and read back with O_DIRECT-sized buffers, and the references of
+ * forked children that end without dropping theirs (a failed fork, exit,
+ * exec, SIGKILL; a grandchild that outlives its parent keeps its own).
  *
  * The device is a process-wide singleton, so the tests run in order on one
  * device: a swap file of VMSHIM_SWAP_MAX=1M (256 slots) in a fresh
@@ -19,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,6 +168,203 @@ static void test_data_round_trip(void **state)
 	munmap(buf, n * 4096);
 }
 
+/* Refcounts of [first, first + n) all equal to want. */
+static void assert_counts(uint64_t first, size_t n, uint32_t want)
+{
+	for (uint64_t s = first; s < first + n; s++) {
+		assert_int_equal(vms_swap_refcount(s), want);
+	}
+}
+
+/* A fork that failed: the references taken for a child that never was
+ * are reaped once the parent's handler closed the child's description. */
+static void test_references_of_a_failed_fork_are_reaped(void **state)
+{
+	(void)state;
+	uint64_t a;
+	assert_int_equal(vms_swap_alloc(4, &a), 4);
+	vms_swap_fork_prepare();
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_ref(s);
+	}
+	assert_counts(a, 4, 2);
+	vms_swap_fork_parent();
+	assert_int_equal(vms_swap_reap(), 4);
+	assert_counts(a, 4, 1);
+	assert_int_equal(vms_swap_reap(), 0);
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_put(s);
+	}
+	assert_counts(a, 4, 0);
+}
+
+enum child_end { END_EXIT, END_EXEC, END_KILL, END_GRANDCHILD };
+
+/*
+ * A child shares 4 of our slots, allocates 2 of its own, and ends: with
+ * exit(3) (no _exit hook runs here), by exec, or SIGKILL; or it forks a
+ * grandchild that shares them too, and ends.  While it lives nothing is
+ * reaped; once it ended, its references are, and a grandchild's are not.
+ */
+static void child_ends(enum child_end how)
+{
+	uint64_t a;
+	assert_int_equal(vms_swap_alloc(4, &a), 4);
+	int up[2], down[2];
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	vms_swap_fork_prepare();
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_ref(s);
+	}
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vms_swap_fork_child();
+		uint64_t own[2];
+		if (vms_swap_alloc(1, &own[0]) != 1 || vms_swap_alloc(1, &own[1]) != 1) {
+			_exit(3);
+		}
+		if (how == END_GRANDCHILD) {
+			vms_swap_fork_prepare();
+			for (uint64_t s = a; s < a + 4; s++) {
+				vms_swap_ref(s);
+			}
+			int ready[2];
+			if (pipe(ready) != 0) {
+				_exit(3);
+			}
+			pid_t g = fork();
+			if (g == 0) {
+				vms_swap_fork_child();
+				/* Until now it held its parent's description
+				 * too, keeping its parent alive. */
+				if (write(ready[1], "r", 1) != 1) {
+					_exit(3);
+				}
+				char c;
+				/* Lives until the test says; then ends. */
+				if (read(down[0], &c, 1) != 1) {
+					_exit(3);
+				}
+				exit(0);
+			}
+			vms_swap_fork_parent();
+			char r;
+			if (read(ready[0], &r, 1) != 1) {
+				_exit(3);
+			}
+		}
+		if (write(up[1], own, sizeof own) != (ssize_t)sizeof own) {
+			_exit(3);
+		}
+		if (how == END_EXEC) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		if (how == END_KILL) {
+			for (;;) {
+				pause();
+			}
+		}
+		exit(0);
+	}
+	vms_swap_fork_parent();
+	uint64_t own[2];
+	assert_int_equal(read(up[0], own, sizeof own), (ssize_t)sizeof own);
+	if (how == END_KILL) {
+		/* Alive: nothing of it is reaped. */
+		assert_int_equal(vms_swap_reap(), 0);
+		assert_counts(a, 4, 2);
+		assert_int_equal(vms_swap_refcount(own[0]), 1);
+		kill(pid, SIGKILL);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(how == END_KILL ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(vms_swap_reap(), 6);
+	assert_int_equal(vms_swap_refcount(own[0]), 0);
+	assert_int_equal(vms_swap_refcount(own[1]), 0);
+	if (how == END_GRANDCHILD) {
+		/* The grandchild still holds them. */
+		assert_counts(a, 4, 2);
+		assert_int_equal(write(down[1], "g", 1), 1);
+		/* Not our child: wait until its references go. */
+		size_t got = 0;
+		for (int i = 0; i < 5000 && got == 0; i++) {
+			usleep(1000);
+			got = vms_swap_reap();
+		}
+		assert_int_equal(got, 4);
+	}
+	assert_counts(a, 4, 1);
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_put(s);
+	}
+	assert_counts(a, 4, 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+}
+
+static void test_references_of_a_child_that_exits_are_reaped(void **state)
+{
+	(void)state;
+	child_ends(END_EXIT);
+}
+
+static void test_references_of_a_child_that_execs_are_reaped(void **state)
+{
+	(void)state;
+	child_ends(END_EXEC);
+}
+
+static void test_references_of_a_killed_child_are_reaped(void **state)
+{
+	(void)state;
+	child_ends(END_KILL);
+}
+
+static void test_a_grandchild_keeps_its_references(void **state)
+{
+	(void)state;
+	child_ends(END_GRANDCHILD);
+}
+
+/* A child that dies in its own fork prepare, with references taken for a
+ * grandchild that never was: both its references and those are reaped. */
+static void test_a_child_dying_in_its_fork_prepare_is_reaped(void **state)
+{
+	(void)state;
+	uint64_t a;
+	assert_int_equal(vms_swap_alloc(4, &a), 4);
+	vms_swap_fork_prepare();
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_ref(s);
+	}
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vms_swap_fork_child();
+		vms_swap_fork_prepare();
+		for (uint64_t s = a; s < a + 2; s++) {
+			vms_swap_ref(s);
+		}
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	vms_swap_fork_parent();
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(vms_swap_reap(), 6);
+	assert_counts(a, 4, 1);
+	for (uint64_t s = a; s < a + 4; s++) {
+		vms_swap_put(s);
+	}
+}
+
 static void test_a_full_file_says_so(void **state)
 {
 	(void)state;
@@ -190,6 +391,12 @@ int main(void)
 		cmocka_unit_test(test_freed_runs_are_reused_short_ones_are_not),
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_data_round_trip),
+		cmocka_unit_test(test_references_of_a_failed_fork_are_reaped),
+		cmocka_unit_test(test_references_of_a_child_that_exits_are_reaped),
+		cmocka_unit_test(test_references_of_a_child_that_execs_are_reaped),
+		cmocka_unit_test(test_references_of_a_killed_child_are_reaped),
+		cmocka_unit_test(test_a_grandchild_keeps_its_references),
+		cmocka_unit_test(test_a_child_dying_in_its_fork_prepare_is_reaped),
 		cmocka_unit_test(test_a_full_file_says_so),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
