@@ -296,6 +296,28 @@ int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, boo
 	return err != 0 ? err : pop_err;
 }
 
+static vms_pte_t mark_written(vms_pte_t pte)
+{
+	return pte | VMS_PTE_DIRTY;
+}
+
+int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end)
+{
+	if (!(vma->flags & VMS_VMA_FILE)) {
+		return 0;
+	}
+	size_t n = vms_reprotect(vma, start, end, mark_written);
+	if (vma->flags & VMS_VMA_SHARED) {
+		vms_gauge_add(&vms_stats.file_dirty, (int64_t)n);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			vms_count_fault(VMS_FAULT_cow);
+		}
+	}
+	long r = vms_raw_madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+	return vms_raw_failed(r) ? (int)-r : 0;
+}
+
 static void wait_not_busy(vms_pte_t *pt)
 {
 	unsigned spins = 0;

@@ -192,6 +192,12 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 			return EINVAL;
 		}
 		int err = vms_populate_locked(v, s, e, write);
+		if (err == 0 && write && (v->flags & VMS_VMA_FILE)) {
+			/* Written now, dirty or copied, as natively; the kernel
+			 * says whether all of it could be (EFAULT past the end
+			 * of the file). */
+			return vms_populate_written(v, s, e);
+		}
 		if (err == 0 && vms_vma_has_object(v)) {
 			/* Pages present already were not populated again: the kernel
 			 * says whether the whole range can be (EFAULT past the end of

@@ -326,6 +326,12 @@ void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
  * errno of the population (EFAULT past the end of a file), which only
  * MADV_POPULATE_* reports. */
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
+/* Marks the present pages of [start, end) of a file mapping written, as
+ * the kernel's write faults of a population do: dirty (MAP_SHARED) or
+ * copied (MAP_PRIVATE: later writes to the file no longer show), then has
+ * the kernel populate them for writing.  0, or that population's errno
+ * (EFAULT past the end of the file).  Map lock held for writing. */
+int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end);
 
 /* vm/reclaim.c: the resident limit (see there).  Map lock held (either
  * mode), every signal blocked. */

@@ -237,11 +237,6 @@ static bool may_lock_more(size_t bytes)
 	return (uint64_t)kib * 1024 + bytes <= rl.rlim_cur;
 }
 
-static vms_pte_t mark_written(vms_pte_t pte)
-{
-	return pte | VMS_PTE_DIRTY;
-}
-
 /*
  * Makes [s, e) of v present as the kernel's mlock population does (also
  * when mprotect makes a locked private mapping writable): a
@@ -255,12 +250,8 @@ void vms_populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
 {
 	bool write = (v->prot & PROT_WRITE) != 0;
 	vms_populate_locked(v, s, e, write);
-	if (write && (v->flags & VMS_VMA_FILE) && !(v->flags & VMS_VMA_SHARED)) {
-		size_t n = vms_reprotect(v, s, e, mark_written);
-		for (size_t i = 0; i < n; i++) {
-			vms_count_fault(VMS_FAULT_cow);
-		}
-		vms_raw_madvise((void *)s, e - s, MADV_POPULATE_WRITE);
+	if (write && !(v->flags & VMS_VMA_SHARED)) {
+		vms_populate_written(v, s, e); /* errors are for MADV_POPULATE_* only */
 	}
 	vms_reprotect(v, s, e, NULL);
 }

@@ -2666,6 +2666,13 @@ static void populate_write_past_file_end(void)
 		munmap(s, 4 * P);
 		munmap(q, 4 * P);
 	}
+	char *w;
+	M("write_only", w, mmap(NULL, 4 * P, PROT_WRITE, MAP_SHARED, fd, 0));
+	if (w != MAP_FAILED) {
+		w[1] = 7;
+		R("write_only_populate", madvise(w, 4 * P, MADV_POPULATE_WRITE));
+		munmap(w, 4 * P);
+	}
 	close(fd);
 }
 
@@ -3585,7 +3592,7 @@ static const struct check checks[] = {
 	  "rd_removed=0x00 wr_removed=ok"),
 	C("madvise.populate_write_past_file_end", populate_write_past_file_end, FORK,
 	  "shared=ok private=ok read=1 shared_populate=-1/EFAULT private_populate=-1/EFAULT "
-	  "inside=0"),
+	  "inside=0 write_only=ok write_only_populate=-1/EFAULT"),
 	C("madvise.pageout_private_file_past_end", pageout_private_file_past_end, FORK,
 	  "private=ok wr_past_end=SIGBUS/BUS_ADRERR@+0x2009 pageout=0 kept=1 "
 	  "rd_past_end=SIGBUS/BUS_ADRERR@+0x2000"),
