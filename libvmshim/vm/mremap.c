@@ -399,7 +399,7 @@ static int dup_shared(uintptr_t a, size_t nlen, uintptr_t dst)
 	q->ino = v->ino;
 	vms_vma_insert(set, q);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(dst, dst + nlen));
-	vms_vma_merge(set, q);
+	vms_vma_merge_new(set, q); /* a new mapping of the object */
 	return 0;
 }
 

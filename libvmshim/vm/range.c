@@ -468,6 +468,6 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 	long before = vms_kmaps_boundaries(start, end);
 	v->flags |= onfault ? LOCK_BITS : VMS_VMA_LOCKED;
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
-	vms_vma_merge(&vms_mm.vmas, v);
+	vms_vma_merge_new(&vms_mm.vmas, v); /* a new mapping, born locked */
 	return 0;
 }
