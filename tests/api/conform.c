@@ -2809,6 +2809,26 @@ static void mprotect_locked_private_copies(void)
 	close(fd);
 }
 
+/* Under mlockall(MCL_FUTURE | MCL_ONFAULT), a mapping placed with
+ * MAP_FIXED inside one that mprotect changed merges with it: it is born
+ * with the same flags. */
+static void mmap_born_locked_merges(void)
+{
+	R("mlockall", mlockall(MCL_FUTURE | MCL_ONFAULT));
+	char *w = map_anon(64, PROT_NONE, PRIV);
+	SETUP(w, "map");
+	g_base = w;
+	R("ro", mprotect(w, 64 * P, PROT_READ));
+	char *x, *q;
+	MR("fixed", x, mmap(w + 27 * P, 20 * P, PROT_READ, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	M("across", q, mremap(w + 25 * P, 14 * P, 16 * P, MREMAP_MAYMOVE));
+	munlockall();
+	if (q != MAP_FAILED) {
+		munmap(q, 16 * P);
+	}
+	munmap(w, 64 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3608,6 +3628,8 @@ static const struct check checks[] = {
 	  "ro=0 child=exited:0 rw=0 parent_grow=+0x0"),
 	C("mprotect.locked_private_copies", mprotect_locked_private_copies, FORK,
 	  "map=ok mlock=0 rw=0 copied=1"),
+	C("mmap.born_locked_merges", mmap_born_locked_merges, FORK,
+	  "mlockall=0 ro=0 fixed=+0x1b000 across=ok"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
