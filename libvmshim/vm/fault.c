@@ -315,7 +315,12 @@ int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end)
 		}
 	}
 	long r = vms_raw_madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-	return vms_raw_failed(r) ? (int)-r : 0;
+	if (r == -EINVAL) {
+		/* Pages the shim keeps write-protected (shared with a fork
+		 * child until written): the end of the file is the question. */
+		r = vms_raw_madvise((void *)start, end - start, MADV_POPULATE_READ);
+	}
+	return vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
 }
 
 static void wait_not_busy(vms_pte_t *pt)

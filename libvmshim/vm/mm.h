@@ -269,6 +269,9 @@ int vm_munlockall(void);
  * over RLIMIT_MEMLOCK (Linux's mmap checks it first: the caller unmaps),
  * or ENOMEM for metadata.  Map lock held for writing. */
 int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
+/* The lock flags a new mapping is born with (MAP_LOCKED, MCL_FUTURE and
+ * MCL_ONFAULT in force), 0 if none: set before it merges with anything. */
+unsigned vms_new_lock_bits(bool map_locked);
 /* Makes [s, e) of v present as the kernel's population of locked memory
  * does (writable private file pages copied there and then).  Map lock held
  * for writing. */

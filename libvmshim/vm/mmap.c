@@ -347,6 +347,8 @@ int vm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 		/* Linux (6.7+, with THP) maps MAP_STACK as VM_NOHUGEPAGE. */
 		v->flags |= VMS_VMA_NOHUGEPAGE;
 	}
+	/* Born locked or not: it merges only with mappings alike. */
+	v->flags |= vms_new_lock_bits((flags & MAP_LOCKED) != 0);
 	vms_vma_insert(&vms_mm.vmas, v);
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(at, at + alen));
 	v = vms_vma_merge_new(&vms_mm.vmas, v);

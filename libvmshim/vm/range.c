@@ -438,18 +438,27 @@ void vms_mlock_fork_child(void)
 	}
 }
 
-int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
+unsigned vms_new_lock_bits(bool map_locked)
 {
 	if (!map_locked && !vms_mm.lock_future) {
+		return 0;
+	}
+	/* MCL_FUTURE|MCL_ONFAULT puts VM_LOCKONFAULT in every new mapping's
+	 * flags, MAP_LOCKED or not (mm->def_flags). */
+	return (vms_mm.lock_future & MCL_ONFAULT) ? LOCK_BITS : VMS_VMA_LOCKED;
+}
+
+int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
+{
+	unsigned bits = vms_new_lock_bits(map_locked);
+	if (bits == 0) {
 		return 0;
 	}
 	if (vms_vma_clip(&vms_mm.vmas, start, end) != 0) {
 		return ENOMEM;
 	}
 	struct vms_vma *v = vms_vma_find(&vms_mm.vmas, start);
-	/* MCL_FUTURE|MCL_ONFAULT puts VM_LOCKONFAULT in every new mapping's
-	 * flags, MAP_LOCKED or not (mm->def_flags). */
-	bool onfault = (vms_mm.lock_future & MCL_ONFAULT) != 0;
+	bool onfault = (bits & VMS_VMA_LOCKONFAULT) != 0;
 	if (!onfault && v->prot != PROT_NONE) {
 		vms_populate_for_lock(v, start, end);
 	}
@@ -466,7 +475,7 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked)
 		}
 	}
 	long before = vms_kmaps_boundaries(start, end);
-	v->flags |= onfault ? LOCK_BITS : VMS_VMA_LOCKED;
+	v->flags |= bits;
 	vms_kmaps_adjust(before, vms_kmaps_boundaries(start, end));
 	vms_vma_merge_new(&vms_mm.vmas, v); /* a new mapping, born locked */
 	return 0;
