@@ -2829,6 +2829,28 @@ static void mmap_born_locked_merges(void)
 	munmap(w, 64 * P);
 }
 
+/* A mapping born locked (MCL_FUTURE | MCL_ONFAULT) next to written memory
+ * does not merge with it (nor take its anon_vma): moved, it merges again
+ * with its untouched neighbour once both are alike. */
+static void mmap_born_locked_stays_apart(void)
+{
+	char *w0 = map_anon(64, RW, PRIV), *w1 = map_anon(64, RW, PRIV);
+	SETUP(w0 && w1, "map");
+	g_base = w1;
+	memset(w0 + 31 * P + 2299, 1, 11664);
+	R("mlockall", mlockall(MCL_FUTURE | MCL_ONFAULT));
+	char *x, *q;
+	g_base = w0;
+	MR("fixed1", x, mmap(w0 + 20 * P, 8 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MR("fixed2", x, mmap(w0 + 24 * P, 32 * P, PROT_WRITE, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	g_base = w1;
+	MR("move", x, mremap(w0, 64 * P, 64 * P, MREMAP_MAYMOVE | MREMAP_FIXED, w1));
+	R("rwx", mprotect(w1 + 23 * P, 32 * P, PROT_READ | PROT_WRITE | PROT_EXEC));
+	MR("grow", q, mremap(w1 + 23 * P, 4 * P, 26 * P, 0));
+	munlockall();
+	munmap(w1, 64 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3630,6 +3652,8 @@ static const struct check checks[] = {
 	  "map=ok mlock=0 rw=0 copied=1"),
 	C("mmap.born_locked_merges", mmap_born_locked_merges, FORK,
 	  "mlockall=0 ro=0 fixed=+0x1b000 across=ok"),
+	C("mmap.born_locked_stays_apart", mmap_born_locked_stays_apart, FORK,
+	  "mlockall=0 fixed1=+0x14000 fixed2=+0x18000 move=+0x0 rwx=0 grow=MAP_FAILED/ENOMEM"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
