@@ -104,6 +104,12 @@ void vms_fork_prepare(void)
 	}
 	vms_map_write_lock(&fork_saved_mask);
 	vms_anon_settle_all();
+	/* The child gives each mapping an anon_vma of its own, after which
+	 * two pieces never merge again: no two that are one for Linux may be
+	 * apart now (a call's clip left behind would be). */
+	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL;
+	     v = vms_vma_next(vms_vma_merge(&vms_mm.vmas, v))) {
+	}
 	for (struct vms_vma *v = vms_vma_first(&vms_mm.vmas); v != NULL; v = vms_vma_next(v)) {
 		if (!(v->flags & (VMS_VMA_SHARED | VMS_VMA_FOREIGN | VMS_VMA_DONTFORK |
 				  VMS_VMA_WIPEONFORK)) &&

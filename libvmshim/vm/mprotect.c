@@ -140,7 +140,6 @@ int vm_mprotect(void *addr, size_t len, int prot)
 		goto out;
 	}
 	uintptr_t at = start;
-	struct vms_vma *first = NULL, *last = NULL;
 	for (v = vms_vma_first_in(&vms_mm.vmas, start, end); v != NULL && v->start < end;
 	     v = vms_vma_next(v)) {
 		if (v->start != at) {
@@ -164,21 +163,18 @@ int vm_mprotect(void *addr, size_t len, int prot)
 		} else if (v->prot != prot) {
 			change_prot(v, prot);
 		}
-		first = first != NULL ? first : v;
-		last = v;
 		at = v->end;
 	}
 	if (at < end) {
 		err = ENOMEM;
 	}
 merge:
-	/* Merge the changed VMAs with each other and their neighbours. */
-	if (last != NULL) {
-		uintptr_t lo = first->start, hi = last->end;
-		v = vms_vma_first_in(&vms_mm.vmas, lo, hi);
-		while (v != NULL && v->start <= hi) {
-			v = vms_vma_next(vms_vma_settle(v));
-		}
+	/* Merge the changed VMAs with each other and their neighbours, and
+	 * the pieces the clip made past a hole back together (Linux stops at
+	 * the hole without splitting what lies beyond). */
+	v = vms_vma_first_in(&vms_mm.vmas, start, end);
+	while (v != NULL && v->start <= end) {
+		v = vms_vma_next(vms_vma_settle(v));
 	}
 out:
 	vms_vmas_gauge_sync();

@@ -2851,6 +2851,26 @@ static void mmap_born_locked_stays_apart(void)
 	munmap(w1, 64 * P);
 }
 
+/* mprotect stops at a hole (ENOMEM) without splitting the mapping beyond
+ * it: in a fork child, where pieces never merge again, it is still one. */
+static void mprotect_hole_leaves_rest_whole(void)
+{
+	char *p = map_anon(12, RW, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	munmap(p + 3 * P, P);
+	munmap(p + 10 * P, 2 * P);
+	memset(p + 4 * P, 1, 6 * P);
+	R("mprotect", mprotect(p, 8 * P, PROT_READ));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		_exit(mremap(p + 4 * P, 6 * P, 7 * P, 0) == p + 4 * P ? 0 : errno == EFAULT ? 1 : 2);
+	}
+	out("child=%s", status_text(wait_for(pid)));
+	munmap(p, 12 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3654,6 +3674,8 @@ static const struct check checks[] = {
 	  "mlockall=0 ro=0 fixed=+0x1b000 across=ok"),
 	C("mmap.born_locked_stays_apart", mmap_born_locked_stays_apart, FORK,
 	  "mlockall=0 fixed1=+0x14000 fixed2=+0x18000 move=+0x0 rwx=0 grow=MAP_FAILED/ENOMEM"),
+	C("mprotect.hole_leaves_rest_whole", mprotect_hole_leaves_rest_whole, FORK,
+	  "mprotect=-1/ENOMEM child=exited:0"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
