@@ -89,8 +89,9 @@ def bump(v, arr, k):
     for _ in range(1000):
         with v.get_lock():
             v.value += 1
-    for i in range(len(arr)):
-        arr[i] += k
+    with arr.get_lock():  # += is a read and a write: unlocked, updates race
+        for i in range(len(arr)):
+            arr[i] += k
 
 if __name__ == "__main__":
     ctx = mp.get_context("fork")
