@@ -96,8 +96,16 @@ int vm_mprotect(void *addr, size_t len, int prot)
 		     n = vms_vma_next(n)) {
 			run_end = n->end;
 		}
+		/* Past the run, Linux goes on through the mappings that follow
+		 * (the shim's own included) as a plain mprotect, up to a hole. */
+		uintptr_t rest = 0;
 		if (end > run_end) {
-			err = ENOMEM;
+			struct vms_vma *n = vms_vma_find(&vms_mm.vmas, run_end);
+			if (n != NULL) {
+				rest = end;
+			} else {
+				err = ENOMEM;
+			}
 			end = run_end;
 		}
 		/* Linux starts at the mapping's start (also from a hole below). */
@@ -119,7 +127,13 @@ int vm_mprotect(void *addr, size_t len, int prot)
 			}
 		}
 		vms_kmaps_adjust(before, vms_kmaps_boundaries(lo, end));
-		goto out;
+		if (rest == 0) {
+			goto out;
+		}
+		start = run_end;
+		end = rest;
+		grows = 0;
+		v = vms_vma_first_in(&vms_mm.vmas, start, end);
 	}
 	if (grows & PROT_GROWSDOWN) {
 		/* As Linux: no VMA ahead is ENOMEM; one that does not grow is

@@ -2871,6 +2871,22 @@ static void mprotect_hole_leaves_rest_whole(void)
 	munmap(p, 12 * P);
 }
 
+/* mprotect(PROT_GROWSDOWN) starting in a growing-down mapping goes on,
+ * past it, through the mappings that follow up to a hole (ENOMEM). */
+static void mprotect_growsdown_goes_on(void)
+{
+	char *p = map_anon(16, PROT_NONE, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	munmap(p, 16 * P);
+	char *g, *n;
+	MR("grows", g, mmap(p, 4 * P, RW, PRIV | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, -1, 0));
+	MR("next", n, mmap(p + 4 * P, 4 * P, PROT_READ, PRIV | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	R("mprotect", mprotect(p, 12 * P, RW | PROT_GROWSDOWN));
+	probe_wr("wr_next", p + 5 * P, 1);
+	munmap(p, 8 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3676,6 +3692,8 @@ static const struct check checks[] = {
 	  "mlockall=0 fixed1=+0x14000 fixed2=+0x18000 move=+0x0 rwx=0 grow=MAP_FAILED/ENOMEM"),
 	C("mprotect.hole_leaves_rest_whole", mprotect_hole_leaves_rest_whole, FORK,
 	  "mprotect=-1/ENOMEM child=exited:0"),
+	C("mprotect.growsdown_goes_on", mprotect_growsdown_goes_on, FORK,
+	  "grows=+0x0 next=+0x4000 mprotect=-1/ENOMEM wr_next=ok"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
