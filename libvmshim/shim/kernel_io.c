@@ -1292,6 +1292,239 @@ VMS_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f)
 	return stdio_io("fwrite_unlocked", fn, fn, (void *)p, size, n, f, R, false);
 }
 
+/* --- stream buffers the program gives stdio (setvbuf, setbuffer, setbuf):
+ * libc reads into them and writes from them with its internal read and
+ * write, which no wrapper sees, for as long as the stream uses them.  Such
+ * a buffer in the arena is pinned (vm/pin.c: reclaim neither deactivates
+ * nor evicts it) and made present for writing when it is given, and made
+ * writable again after every fork (fork write-protects it for copy-on-
+ * write in both processes), until the stream lets it go: fclose, freopen,
+ * fcloseall, setvbuf or setbuffer with another buffer or unbuffered.  At
+ * most VBUF_SLOTS streams at a time, buffers of at most VBUF_MAX bytes
+ * (a larger one would stay resident against the limit): others are made
+ * present when given, not kept so. --- */
+
+#define VBUF_SLOTS 64
+#define VBUF_MAX STDIO_CHUNK
+
+struct vbuf {
+	FILE *f;      /* NULL: free */
+	uintptr_t p;
+	size_t len;
+	int pin;
+};
+
+static struct vbuf vbufs[VBUF_SLOTS];
+static int vbufs_used;   /* entries in use: fclose's only cost when 0 */
+static pthread_mutex_t vbufs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t vbufs_once = PTHREAD_ONCE_INIT;
+
+/* fork: the table is stable across it; then, in both processes (after the
+ * VM's own handlers, registered before these, so that the map lock is
+ * free), every kept buffer is made writable again. */
+static void vbufs_prepare(void)
+{
+	pthread_mutex_lock(&vbufs_lock);
+}
+
+static void vbufs_refault(void)
+{
+	for (int i = 0; i < VBUF_SLOTS; i++) {
+		if (vbufs[i].f != NULL) {
+			vms_prefault(vbufs[i].p, vbufs[i].len, W);
+		}
+	}
+}
+
+static void vbufs_parent(void)
+{
+	int saved = errno;
+	vbufs_refault();
+	pthread_mutex_unlock(&vbufs_lock);
+	errno = saved;
+}
+
+static void vbufs_child(void)
+{
+	int saved = errno;
+	pthread_mutex_init(&vbufs_lock, NULL);
+	vbufs_refault();
+	errno = saved;
+}
+
+static void vbufs_register(void)
+{
+	pthread_atfork(vbufs_prepare, vbufs_parent, vbufs_child);
+}
+
+/* Takes f's entry out of the table; its pin token, or -1 (none, or not
+ * pinned).  *had: whether there was one. */
+static int vbuf_take(FILE *f, bool *had)
+{
+	int pin = -1;
+	*had = false;
+	pthread_mutex_lock(&vbufs_lock);
+	for (int i = 0; i < VBUF_SLOTS; i++) {
+		if (vbufs[i].f == f) {
+			pin = vbufs[i].pin;
+			vbufs[i].f = NULL;
+			__atomic_sub_fetch(&vbufs_used, 1, __ATOMIC_RELAXED);
+			*had = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vbufs_lock);
+	return pin;
+}
+
+/* Gives f the entry {p, len, pin}; false if the table is full. */
+static bool vbuf_put(FILE *f, uintptr_t p, size_t len, int pin)
+{
+	bool ok = false;
+	pthread_mutex_lock(&vbufs_lock);
+	for (int i = 0; i < VBUF_SLOTS; i++) {
+		if (vbufs[i].f == NULL) {
+			vbufs[i] = (struct vbuf){ f, p, len, pin };
+			__atomic_add_fetch(&vbufs_used, 1, __ATOMIC_RELAXED);
+			ok = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vbufs_lock);
+	return ok;
+}
+
+/* Before a stream is given buf (NULL: none): a buffer in the arena is
+ * pinned and made present for writing; returns the pin token (-1: none)
+ * and *keep says whether the buffer is to be kept so. */
+static int vbuf_begin(char *buf, size_t size, bool *keep)
+{
+	uintptr_t p = (uintptr_t)buf;
+	*keep = false;
+	if (buf == NULL || size == 0 || p + size < p || p + size <= vms_mm.base ||
+	    p >= vms_mm.end) {
+		return -1;
+	}
+	int pin = -1;
+	if (size <= VBUF_MAX) {
+		pthread_once(&vbufs_once, vbufs_register);
+		pin = vms_pin_begin(p, size);
+		*keep = pin >= 0;
+	}
+	vms_prefault(p, size, W);
+	return pin;
+}
+
+/* After: ok says the stream took buf (or, buf NULL and not unbuffered,
+ * kept what it had). */
+static void vbuf_end(FILE *f, char *buf, size_t size, int pin, bool keep, bool ok, bool unbuffered)
+{
+	int saved = errno;
+	bool had;
+	if (!ok) {
+		vms_pin_end(pin);
+	} else if (buf != NULL || unbuffered) {
+		/* The stream lets go of its old buffer. */
+		if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
+			vms_pin_end(vbuf_take(f, &had));
+		}
+		if (keep && !vbuf_put(f, (uintptr_t)buf, size, pin)) {
+			vms_pin_end(pin);
+		} else if (!keep) {
+			vms_pin_end(pin);
+		}
+	}
+	errno = saved;
+}
+
+VMS_EXPORT int setvbuf(FILE *f, char *buf, int mode, size_t size)
+{
+	bool keep;
+	bool mine = mode != _IONBF;
+	int pin = vbuf_begin(mine ? buf : NULL, size, &keep);
+	int ret = REAL(setvbuf)(f, buf, mode, size);
+	if (pin >= 0 || keep || __atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
+		vbuf_end(f, mine ? buf : NULL, size, pin, keep, ret == 0, mode == _IONBF);
+	}
+	return ret;
+}
+
+VMS_EXPORT void setbuffer(FILE *f, char *buf, size_t size)
+{
+	bool keep;
+	int pin = vbuf_begin(buf, size, &keep);
+	REAL(setbuffer)(f, buf, size);
+	if (pin >= 0 || keep || __atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
+		vbuf_end(f, buf, size, pin, keep, true, buf == NULL);
+	}
+}
+
+VMS_EXPORT void setbuf(FILE *f, char *buf)
+{
+	bool keep;
+	int pin = vbuf_begin(buf, BUFSIZ, &keep);
+	REAL(setbuf)(f, buf);
+	if (pin >= 0 || keep || __atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
+		vbuf_end(f, buf, BUFSIZ, pin, keep, true, buf == NULL);
+	}
+}
+
+/* The stream's last flush still uses the buffer: its pin ends after. */
+VMS_EXPORT int fclose(FILE *f)
+{
+	if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) == 0) {
+		return REAL(fclose)(f);
+	}
+	bool had;
+	int pin = vbuf_take(f, &had);
+	int ret = REAL(fclose)(f);
+	vms_pin_end(pin);
+	return ret;
+}
+
+VMS_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
+{
+	if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) == 0) {
+		return REAL(freopen)(path, mode, f);
+	}
+	bool had;
+	int pin = vbuf_take(f, &had);
+	FILE *ret = REAL(freopen)(path, mode, f);
+	vms_pin_end(pin);
+	return ret;
+}
+
+VMS_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
+{
+	if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) == 0) {
+		return REAL(freopen64)(path, mode, f);
+	}
+	bool had;
+	int pin = vbuf_take(f, &had);
+	FILE *ret = REAL(freopen64)(path, mode, f);
+	vms_pin_end(pin);
+	return ret;
+}
+
+VMS_EXPORT int fcloseall(void)
+{
+	int ret = REAL(fcloseall)();
+	if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
+		int saved = errno;
+		pthread_mutex_lock(&vbufs_lock);
+		for (int i = 0; i < VBUF_SLOTS; i++) {
+			if (vbufs[i].f != NULL) {
+				vms_pin_end(vbufs[i].pin);
+				vbufs[i].f = NULL;
+			}
+		}
+		__atomic_store_n(&vbufs_used, 0, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&vbufs_lock);
+		errno = saved;
+	}
+	return ret;
+}
+
 /* --- _FORTIFY_SOURCE entry points: programs built with it (most of a
  * distribution) call these instead of the plain functions; each checks
  * the buffer size and does the plain function's work inside libc --- */
@@ -1456,7 +1689,10 @@ static size_t fdset_bytes(long n)
 }
 
 /* futex(2): the word (and the second one) the operation reads or writes.
- * *wait: a waiting operation, whose pins go before the call (the thread
+ * A shared (not FUTEX_PRIVATE_FLAG) futex is looked up through its page,
+ * and the kernel refuses (EFAULT) an anonymous page it can only read: the
+ * word is made writable then, as it is natively (a word the program may
+ * only read stays as it is, and fails as natively).  *wait: a waiting operation, whose pins go before the call (the thread
  * may sleep there indefinitely; the kernel reads the word when it starts,
  * and a page taken in between makes it EFAULT without waiting, which is
  * retried). */
@@ -1464,11 +1700,12 @@ static enum kio_retry futex_needs(struct kio *k, const long *a, bool *wait)
 {
 	int op = (int)a[1] & FUTEX_CMD_MASK;
 	bool private_ = ((int)a[1] & FUTEX_PRIVATE_FLAG) != 0;
+	enum vms_access key = private_ ? R : W;
 	*wait = false;
 	switch (op) {
 	case FUTEX_WAIT:
 	case FUTEX_WAIT_BITSET:
-		need(k, a[0], sizeof(uint32_t), R);
+		need(k, a[0], sizeof(uint32_t), key);
 		need(k, a[3], sizeof(struct timespec), R);
 		*wait = true;
 		return KIO_ALWAYS;
@@ -1477,18 +1714,18 @@ static enum kio_retry futex_needs(struct kio *k, const long *a, bool *wait)
 		/* A private futex is keyed by its address alone; a shared one's
 		 * page is looked up. */
 		if (!private_) {
-			need(k, a[0], sizeof(uint32_t), R);
+			need(k, a[0], sizeof(uint32_t), W);
 		}
 		return KIO_ALWAYS;
 	case FUTEX_REQUEUE:
 	case FUTEX_CMP_REQUEUE:
-		need(k, a[0], sizeof(uint32_t), R);
+		need(k, a[0], sizeof(uint32_t), key);
 		if (!private_) {
-			need(k, a[4], sizeof(uint32_t), R);
+			need(k, a[4], sizeof(uint32_t), W);
 		}
 		return KIO_ALWAYS;
 	case FUTEX_WAKE_OP:
-		need(k, a[0], sizeof(uint32_t), R);
+		need(k, a[0], sizeof(uint32_t), key);
 		need(k, a[4], sizeof(uint32_t), W);
 		return KIO_ALWAYS;
 	case FUTEX_LOCK_PI:
@@ -1504,13 +1741,13 @@ static enum kio_retry futex_needs(struct kio *k, const long *a, bool *wait)
 		need(k, a[0], sizeof(uint32_t), W);
 		return KIO_NEVER;
 	case FUTEX_WAIT_REQUEUE_PI:
-		need(k, a[0], sizeof(uint32_t), R);
+		need(k, a[0], sizeof(uint32_t), key);
 		need(k, a[3], sizeof(struct timespec), R);
 		need(k, a[4], sizeof(uint32_t), W);
 		*wait = true;
 		return KIO_NEVER;
 	case FUTEX_CMP_REQUEUE_PI:
-		need(k, a[0], sizeof(uint32_t), R);
+		need(k, a[0], sizeof(uint32_t), key);
 		need(k, a[4], sizeof(uint32_t), W);
 		return KIO_NEVER;
 	default:
