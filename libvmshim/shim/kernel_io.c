@@ -30,20 +30,27 @@
  * families (read, pread, readv, preadv*, write, pwrite, writev, pwritev*)
  * and the socket send and receive families, only on regular files, pipes
  * and FIFOs, and SOCK_STREAM sockets (there the kernel moves nothing
- * before it reports EFAULT: a datagram would be lost); and the pure
- * queries whose repetition changes nothing: the stat family, getrandom,
- * readlink, getcwd, getsockname, getpeername, getsockopt.  Never: accept
- * (the connection is taken), the wait family (the child is reaped), poll,
+ * before it reports EFAULT: a datagram would be lost); the pure queries
+ * whose repetition changes nothing: the stat family, getrandom, readlink,
+ * getcwd, getsockname, getpeername, getsockopt; the ioctl table's commands
+ * so marked; futex waits, wakes and requeues.  Never: accept (the
+ * connection is taken), the wait family (the child is reaped), poll,
  * select, epoll (events are consumed), getdents64 (the directory position
- * may have moved), nanosleep, pipe, socketpair, and stdio (fread/fwrite
- * keep stream state).
+ * may have moved), recvmmsg and sendmmsg (msg_len is stored after the
+ * data moved), other ioctls, PI futexes, nanosleep, pipe, socketpair, and
+ * stdio (fread/fwrite keep stream state).
  *
- * Not covered (see README): ioctl and other calls whose buffer sizes the
- * shim cannot know, raw syscall(2), and libc's internal calls on memory
- * the program owns (a setvbuf buffer, long strings printf writes straight
- * from the program's memory).  libc's own buffers (stdio, directory
- * streams) come from the pinned heap instead (shim/malloc.c,
- * alloc/pinned.c).
+ * Also here: ioctl (sizes from the command's encoding, a table of the
+ * older commands, one page otherwise), raw syscall(2) (the numbers whose
+ * libc calls are wrapped, through the same helper), and the stream
+ * buffers a program gives stdio (setvbuf, setbuffer, setbuf: pinned until
+ * the stream lets them go, made writable again after fork).
+ *
+ * Not covered (see README): io_uring and AIO, pointers nested in ioctl
+ * arguments, other raw syscall numbers, and libc's internal calls on
+ * other memory the program owns (long strings printf writes straight from
+ * the program's memory).  libc's own buffers (stdio, directory streams)
+ * come from the pinned heap instead (shim/malloc.c, alloc/pinned.c).
  */
 #include "config.h"
 
@@ -852,8 +859,12 @@ static enum kio_retry ioctl_needs(struct kio *k, unsigned long cmd, uintptr_t ar
 	}
 	if (cmd == SIOCGIFCONF) {
 		/* The kernel reads the ifconf, writes up to ifc_len bytes of
-		 * ifreqs at ifc_buf (none: only counts) and ifc_len. */
+		 * ifreqs at ifc_buf (none: only counts) and ifc_len.  Read here
+		 * only if the program may (else the kernel's EFAULT, as natively). */
 		struct ifconf *c = (struct ifconf *)arg;
+		if (!kio_accessible(arg, sizeof *c, W)) {
+			return KIO_NEVER;
+		}
 		need(k, c, sizeof *c, W);
 		if (c->ifc_buf != NULL && c->ifc_len > 0) {
 			need(k, c->ifc_buf, (size_t)c->ifc_len, W);
@@ -1913,7 +1924,8 @@ static bool syscall_needs(struct kio *k, long nr, const long *a, bool *wait)
 		need(k, a[2], fdset_bytes(a[0]), W);
 		need(k, a[3], fdset_bytes(a[0]), W);
 		need(k, a[4], sizeof(struct timespec), W);
-		if (a[5] != 0) {
+		if (a[5] != 0 && (!in_arena((uintptr_t)a[5]) ||
+				  kio_accessible((uintptr_t)a[5], 2 * sizeof(uintptr_t), R))) {
 			/* { const sigset_t *ss; size_t ss_len; } */
 			const uintptr_t *sig = (const uintptr_t *)a[5];
 			need(k, sig, 2 * sizeof *sig, R);
