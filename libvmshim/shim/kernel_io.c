@@ -1332,16 +1332,23 @@ static pthread_once_t vbufs_once = PTHREAD_ONCE_INIT;
 
 /* fork: the table is stable across it; then, in both processes (after the
  * VM's own handlers, registered before these, so that the map lock is
- * free), every kept buffer is made writable again. */
+ * free), every kept buffer of a stream that reads is made writable again
+ * (a copy of it: the cost of a fork).  A stream that only writes needs
+ * none: the kernel only reads its buffer, and libc's own stores into it
+ * fault into the shim as any other. */
 static void vbufs_prepare(void)
 {
 	pthread_mutex_lock(&vbufs_lock);
 }
 
+/* glibc's flag for a stream that cannot read (libio.h; part of its ABI,
+ * the first word of the public struct _IO_FILE). */
+#define VBUF_NO_READS 0x4
+
 static void vbufs_refault(void)
 {
 	for (int i = 0; i < VBUF_SLOTS; i++) {
-		if (vbufs[i].f != NULL) {
+		if (vbufs[i].f != NULL && !(vbufs[i].f->_flags & VBUF_NO_READS)) {
 			vms_prefault(vbufs[i].p, vbufs[i].len, W);
 		}
 	}

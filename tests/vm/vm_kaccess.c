@@ -29,9 +29,10 @@
  * sockets); raw syscall(2) (read, pread64, fstat, getdents64, recvfrom,
  * ioctl, futex wait and wake on a word in calloc memory); stdio streams
  * reading and writing through buffers the program gave them (setvbuf,
- * setbuffer), and one given a heap buffer at start and read in every
- * round (after fork, that buffer is shared copy-on-write; under the limit
- * it would be reclaimed but for the shim keeping it).
+ * setbuffer), one given a heap buffer at start and read in every round
+ * (after fork, that buffer is shared copy-on-write; under the limit it
+ * would be reclaimed but for the shim keeping it), and one given a heap
+ * buffer at start and written in every round.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -61,7 +62,7 @@
 #define NFILES 40u            /* the directory */
 #define PRESSURE (32u << 20)  /* written between rounds: 4x an 8M limit */
 
-static char dir[256], data_path[300], text_path[300], out_path[300];
+static char dir[256], data_path[300], text_path[300], out_path[300], out2_path[300];
 
 static void die(const char *what)
 {
@@ -97,6 +98,7 @@ static void setup(void)
 	snprintf(data_path, sizeof data_path, "%s/data", dir);
 	snprintf(text_path, sizeof text_path, "%s/text", dir);
 	snprintf(out_path, sizeof out_path, "%s/out", dir);
+	snprintf(out2_path, sizeof out2_path, "%s/out2", dir);
 	/* Built on the stack in pieces, so setup itself hands no heap to the kernel. */
 	int fd = open(data_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0) {
@@ -142,6 +144,7 @@ static void cleanup(void)
 	unlink(data_path);
 	unlink(text_path);
 	unlink(out_path);
+	unlink(out2_path);
 	rmdir(dir);
 }
 
@@ -273,6 +276,9 @@ static const char *tag;
 static FILE *kept;
 /* The same, reading through a heap buffer the program gave it (setvbuf). */
 static FILE *kept_vb;
+/* And one writing through a heap buffer (after fork, libc's stores into
+ * it break the sharing; the kernel only reads it). */
+static FILE *kept_out;
 
 static void result(const char *op, long n, uint64_t sum)
 {
@@ -490,6 +496,11 @@ static void stream_buffers(struct bufs *b)
 	}
 	result(ferror(kept_vb) ? "setvbuf_kept_error" : "setvbuf_kept", lines, lsum);
 	clearerr(kept_vb);
+	for (unsigned i = 0; i < 700; i++) {
+		fprintf(kept_out, "kept output line %u\n", i);
+	}
+	int bad = fflush(kept_out) != 0 || ferror(kept_out);
+	result(bad ? "setvbuf_kept_out_error" : "setvbuf_kept_out", ftell(kept_out), 0);
 }
 
 static void round_(const char *name, struct bufs *b)
@@ -681,6 +692,11 @@ int main(void)
 	/* Its own pages, which only the kernel writes. */
 	char *kept_buf = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kept_buf == MAP_FAILED || setvbuf(kept_vb, kept_buf, _IOFBF, 8192) != 0) {
+		die("setvbuf");
+	}
+	kept_out = fopen(out2_path, "w");
+	char *out_buf = malloc(16u << 10);
+	if (kept_out == NULL || out_buf == NULL || setvbuf(kept_out, out_buf, _IOFBF, 16u << 10) != 0) {
 		die("setvbuf");
 	}
 	struct bufs *first = bufs_new();
