@@ -699,9 +699,10 @@ VMS_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
  * buffer, which is handled.
  *
  * Retried after EFAULT: only the table's commands marked so (pure queries
- * that repeat harmlessly, and settings the kernel copies in before it
- * acts); never an encoded or unknown command (a driver may act before it
- * copies). */
+ * that repeat harmlessly, and terminal and block settings the kernel
+ * copies in before it acts; not the socket settings, which may copy back
+ * after they acted); never an encoded or unknown command (a driver may
+ * act before it copies). */
 
 /* The kernel's struct termios (asm-generic/termbits.h: four tcflag_t,
  * c_line, c_cc[19]), not glibc's larger one. */
@@ -771,44 +772,45 @@ static const struct kio_ioctl ioctl_table[] = {
 	{ TIOCMIWAIT, 0, 0, 0 },
 	{ FIOCLEX, 0, 0, 0 },
 	{ FIONCLEX, 0, 0, 0 },
-	/* sockets (netdevice(7), socket(7)) */
+	/* sockets (netdevice(7), socket(7)); a setting may copy its structure
+	 * back after it acted: written, not retried */
 	{ SIOCGIFNAME, sizeof(struct ifreq), IN | OUT, 1 },
 	{ SIOCGIFFLAGS, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFFLAGS, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFFLAGS, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFADDR, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFADDR, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFADDR, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFDSTADDR, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFDSTADDR, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFDSTADDR, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFBRDADDR, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFBRDADDR, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFBRDADDR, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFNETMASK, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFNETMASK, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFNETMASK, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFMETRIC, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFMETRIC, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFMETRIC, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFMTU, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFMTU, sizeof(struct ifreq), IN, 1 },
-	{ SIOCSIFNAME, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFMTU, sizeof(struct ifreq), IN | OUT, 0 },
+	{ SIOCSIFNAME, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFHWADDR, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFHWADDR, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFHWADDR, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFINDEX, sizeof(struct ifreq), IN | OUT, 1 },
 	{ SIOCGIFTXQLEN, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFTXQLEN, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFTXQLEN, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFMAP, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFMAP, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFMAP, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGIFPFLAGS, sizeof(struct ifreq), IN | OUT, 1 },
-	{ SIOCSIFPFLAGS, sizeof(struct ifreq), IN, 1 },
-	{ SIOCADDMULTI, sizeof(struct ifreq), IN, 1 },
-	{ SIOCDELMULTI, sizeof(struct ifreq), IN, 1 },
-	{ SIOCDIFADDR, sizeof(struct ifreq), IN, 1 },
+	{ SIOCSIFPFLAGS, sizeof(struct ifreq), IN | OUT, 0 },
+	{ SIOCADDMULTI, sizeof(struct ifreq), IN | OUT, 0 },
+	{ SIOCDELMULTI, sizeof(struct ifreq), IN | OUT, 0 },
+	{ SIOCDIFADDR, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCETHTOOL, sizeof(struct ifreq), IN | OUT, 0 },  /* ifr_data: not covered */
 	{ SIOCGMIIPHY, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCGMIIREG, sizeof(struct ifreq), IN | OUT, 0 },
-	{ SIOCSMIIREG, sizeof(struct ifreq), IN, 0 },
+	{ SIOCSMIIREG, sizeof(struct ifreq), IN | OUT, 0 },
 	{ SIOCADDRT, sizeof(struct rtentry), IN, 0 },       /* rt_dev: not covered */
 	{ SIOCDELRT, sizeof(struct rtentry), IN, 0 },
 	{ SIOCGARP, sizeof(struct arpreq), IN | OUT, 1 },
-	{ SIOCSARP, sizeof(struct arpreq), IN, 1 },
-	{ SIOCDARP, sizeof(struct arpreq), IN, 1 },
+	{ SIOCSARP, sizeof(struct arpreq), IN | OUT, 0 },
+	{ SIOCDARP, sizeof(struct arpreq), IN | OUT, 0 },
 	{ SIOCATMARK, sizeof(int), OUT, 1 },
 	{ SIOCOUTQNSD, sizeof(int), OUT, 1 },
 	{ SIOCGPGRP, sizeof(int), OUT, 1 },
