@@ -1690,6 +1690,10 @@ VMS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *
 	return ret_;
 }
 
+/* Only where the shim makes its own system calls without libc's syscall
+ * (os/raw.c): elsewhere its raw calls would come through this wrapper. */
+#if defined(__x86_64__) || defined(__aarch64__)
+
 /* --- raw syscall(2): the numbers that take buffers the wrappers above
  * know, through the same helper; every other number passes straight
  * through.  The real syscall is what runs, so errno and return values are
@@ -2006,3 +2010,5 @@ VMS_EXPORT long syscall(long nr, ...)
 	KIO_CALL(&k, ret_, REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 	return ret_;
 }
+
+#endif /* x86_64, aarch64 */
