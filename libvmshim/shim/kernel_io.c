@@ -605,7 +605,7 @@ VMS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* recvmmsg and sendmmsg are never retried: the kernel stores each
  * message's msg_len after moving its data, so an EFAULT there (a message
- * array written-protected by a fork in another thread) comes after the
+ * array write-protected by a fork in another thread) comes after the
  * data moved; and an error after the first message is kept by the socket
  * for the next call.  With every buffer pinned and present it does not
  * arise but from such races. */
@@ -873,11 +873,11 @@ static enum kio_retry ioctl_needs(struct kio *k, unsigned long cmd, uintptr_t ar
 		}
 		return KIO_ALWAYS;
 	}
-	/* Unknown: one page, readable, and writable where it may be written
-	 * (a write prefault on memory the program may only read is left
-	 * alone by vms_prefault). */
-	vms_prefault(arg, VMS_PAGE_SIZE, R);
+	/* Unknown: one page, writable where the program may write it, and
+	 * readable (vms_prefault leaves alone a write it may not make: a
+	 * page it may only read is then made readable, under the same pin). */
 	need(k, arg, VMS_PAGE_SIZE, W);
+	vms_prefault(arg, VMS_PAGE_SIZE, R);
 	return KIO_NEVER;
 }
 
@@ -1309,13 +1309,13 @@ VMS_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f)
  * libc reads into them and writes from them with its internal read and
  * write, which no wrapper sees, for as long as the stream uses them.  Such
  * a buffer in the arena is pinned (vm/pin.c: reclaim neither deactivates
- * nor evicts it) and made present for writing when it is given, and made
- * writable again after every fork (fork write-protects it for copy-on-
- * write in both processes), until the stream lets it go: fclose, freopen,
- * fcloseall, setvbuf or setbuffer with another buffer or unbuffered.  At
- * most VBUF_SLOTS streams at a time, buffers of at most VBUF_MAX bytes
- * (a larger one would stay resident against the limit): others are made
- * present when given, not kept so. --- */
+ * nor evicts it) and made present for writing when it is given, and, if
+ * the stream can read, made writable again after every fork (fork write-
+ * protects it for copy-on-write in both processes), until the stream lets
+ * it go: fclose, freopen, fcloseall, setvbuf or setbuffer with another
+ * buffer or unbuffered.  At most VBUF_SLOTS streams at a time, buffers of
+ * at most VBUF_MAX bytes (a larger one would stay resident against the
+ * limit): others are made present when given, not kept so. --- */
 
 #define VBUF_SLOTS 64
 #define VBUF_MAX STDIO_CHUNK
@@ -1448,9 +1448,7 @@ static void vbuf_end(FILE *f, char *buf, size_t size, int pin, bool keep, bool o
 		if (__atomic_load_n(&vbufs_used, __ATOMIC_RELAXED) != 0) {
 			vms_pin_end(vbuf_take(f, &had));
 		}
-		if (keep && !vbuf_put(f, (uintptr_t)buf, size, pin)) {
-			vms_pin_end(pin);
-		} else if (!keep) {
+		if (!keep || !vbuf_put(f, (uintptr_t)buf, size, pin)) {
 			vms_pin_end(pin);
 		}
 	}
