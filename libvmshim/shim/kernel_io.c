@@ -714,7 +714,7 @@ VMS_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 #define OUT 2 /* the kernel writes it */
 
 struct kio_ioctl {
-	unsigned long cmd;
+	unsigned int cmd;
 	unsigned short size;   /* bytes at the argument; 0: a value */
 	unsigned char dir;     /* IN, OUT or both */
 	unsigned char retry;   /* EFAULT retried */
@@ -843,8 +843,10 @@ static const struct kio_ioctl ioctl_table[] = {
 
 /* Records what command cmd makes the kernel access at arg (already known
  * to lie in the arena) and returns the retry policy. */
-static enum kio_retry ioctl_needs(struct kio *k, unsigned long cmd, uintptr_t arg)
+static enum kio_retry ioctl_needs(struct kio *k, unsigned long request, uintptr_t arg)
 {
+	/* The kernel's command is 32 bits (a program may pass a negative int). */
+	unsigned int cmd = (unsigned int)request;
 	unsigned int dir = _IOC_DIR(cmd);
 	if (dir != _IOC_NONE) {
 		/* _IOC_READ: the kernel writes the argument. */
