@@ -338,12 +338,34 @@ static inline void kio_end(struct kio *k)
 		kio_end(k);                                                   \
 	} while (0)
 
+/* Whether the wrapper may read [p, p + len), a structure that points to
+ * more buffers (an iovec array, a message header, a length), after need()
+ * pinned it: in the arena, only if the program may read it (else reading
+ * it here would raise SIGSEGV where the kernel answers EFAULT); outside,
+ * it is trusted, as ever (nothing cheap tells). */
+static bool deref_ok(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (a + len <= vms_mm.base || a >= vms_mm.end) {
+		return true;
+	}
+	vms_prefault(a, len, R);
+	return kio_first_missing(a, len, R) == 0;
+}
+
+/* The kernel refuses more iovecs (or messages) than this before it reads
+ * any (EINVAL, EMSGSIZE). */
+#define KIO_MAXIOV 1024
+
 static void need_iov(struct kio *k, const struct iovec *iov, int cnt, enum vms_access a)
 {
-	if (iov == NULL || cnt <= 0) {
+	if (iov == NULL || cnt <= 0 || cnt > KIO_MAXIOV) {
 		return;
 	}
 	need(k, iov, (size_t)cnt * sizeof *iov, R);
+	if (!deref_ok(iov, (size_t)cnt * sizeof *iov)) {
+		return;
+	}
 	for (int i = 0; i < cnt; i++) {
 		need(k, iov[i].iov_base, iov[i].iov_len, a);
 	}
@@ -365,7 +387,9 @@ static void need_msg(struct kio *k, const struct msghdr *m, enum vms_access a)
 		return;
 	}
 	need(k, m, sizeof *m, a);
-	need_msg_parts(k, m, a);
+	if (deref_ok(m, sizeof *m)) {
+		need_msg_parts(k, m, a);
+	}
 }
 
 /* The messages of recvmmsg and sendmmsg: the array itself is written
@@ -377,10 +401,13 @@ static void need_mmsg(struct kio *k, const struct mmsghdr *v, unsigned int n, en
 	if (v == NULL || n == 0) {
 		return;
 	}
-	if (n > 1024) {
-		n = 1024;
+	if (n > KIO_MAXIOV) {
+		n = KIO_MAXIOV;
 	}
 	need(k, v, (size_t)n * sizeof *v, W);
+	if (!deref_ok(v, (size_t)n * sizeof *v)) {
+		return;
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		need_msg_parts(k, &v[i].msg_hdr, a);
 	}
@@ -391,7 +418,9 @@ static void need_sockaddr(struct kio *k, void *addr, socklen_t *len)
 {
 	if (len != NULL) {
 		need(k, len, sizeof *len, W);
-		need(k, addr, *len, W);
+		if (deref_ok(len, sizeof *len)) {
+			need(k, addr, *len, W);
+		}
 	}
 }
 
@@ -866,11 +895,8 @@ static enum kio_retry ioctl_needs(struct kio *k, unsigned long request, uintptr_
 		 * ifreqs at ifc_buf (none: only counts) and ifc_len.  Read here
 		 * only if the program may (else the kernel's EFAULT, as natively). */
 		struct ifconf *c = (struct ifconf *)arg;
-		if (!kio_accessible(arg, sizeof *c, W)) {
-			return KIO_NEVER;
-		}
 		need(k, c, sizeof *c, W);
-		if (c->ifc_buf != NULL && c->ifc_len > 0) {
+		if (deref_ok(c, sizeof *c) && c->ifc_buf != NULL && c->ifc_len > 0) {
 			need(k, c->ifc_buf, (size_t)c->ifc_len, W);
 		}
 		return KIO_ALWAYS;
@@ -1937,12 +1963,13 @@ static bool syscall_needs(struct kio *k, long nr, const long *a, bool *wait)
 		need(k, a[2], fdset_bytes(a[0]), W);
 		need(k, a[3], fdset_bytes(a[0]), W);
 		need(k, a[4], sizeof(struct timespec), W);
-		if (a[5] != 0 && (!in_arena((uintptr_t)a[5]) ||
-				  kio_accessible((uintptr_t)a[5], 2 * sizeof(uintptr_t), R))) {
+		if (a[5] != 0) {
 			/* { const sigset_t *ss; size_t ss_len; } */
 			const uintptr_t *sig = (const uintptr_t *)a[5];
 			need(k, sig, 2 * sizeof *sig, R);
-			need(k, sig[0], (size_t)sig[1], R);
+			if (deref_ok(sig, 2 * sizeof *sig)) {
+				need(k, sig[0], (size_t)sig[1], R);
+			}
 		}
 		return true;
 #ifdef SYS_epoll_wait

@@ -9,7 +9,10 @@
  *
  * The last lines check what must not change: memory the program may not
  * access (PROT_NONE) still gets the kernel's EFAULT through ioctl, raw
- * syscall(2), futex and recvmmsg; an unknown ioctl still gets ENOTTY; and
+ * syscall(2), futex and recvmmsg, also when it holds a structure the
+ * wrappers read to find more buffers (a message header, an iovec array,
+ * a message array, an address length); an unknown ioctl still gets
+ * ENOTTY; and
  * errno is left alone by calls that succeed (ioctl, syscall, recvmmsg,
  * sendmmsg, setvbuf, fclose).
  */
@@ -178,6 +181,24 @@ int main(void)
 	errno = 0;
 	lr = syscall(SYS_futex, none, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	printf("futex_none=%ld errno=%d\n", lr, errno);
+	errno = 0;
+	q = (int)recvmsg(dv[1], (struct msghdr *)none, MSG_DONTWAIT);
+	printf("recvmsg_hdr_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = (int)sendmsg(dv[0], (struct msghdr *)none, 0);
+	printf("sendmsg_hdr_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = recvmmsg(dv[1], (struct mmsghdr *)none, 2, MSG_DONTWAIT, NULL);
+	printf("recvmmsg_vec_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = (int)writev(pfd[1], (struct iovec *)none, 2);
+	printf("writev_iov_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = getsockname(dv[0], (struct sockaddr *)none, (socklen_t *)(none + 64));
+	printf("getsockname_len_none=%d errno=%d ", q, errno);
+	errno = 0;
+	lr = syscall(SYS_readv, pfd[0], none, 2);
+	printf("syscall_readv_iov_none=%ld errno=%d\n", lr, errno);
 	struct iovec *iv = fresh(4096);
 	struct mmsghdr *mm = fresh(4096);
 	iv[0] = (struct iovec){ none, 100 };
