@@ -29,6 +29,13 @@
  * If anything does not look as expected (another libc, a static program),
  * nothing is patched and libc's allocations are ordinary ones: said once
  * at VMSHIM_LOG=info.
+ *
+ * The memalign family (memalign, posix_memalign, aligned_alloc, valloc,
+ * pvalloc) is not patched: libc does not call it for its own memory (glibc
+ * 2.36 here has no GOT slot for any of them, and no call to them outside
+ * its malloc), and the pinned heap has no aligned allocation.  A libc that
+ * has such a slot is said so at VMSHIM_LOG=info: what it allocates there is
+ * the program's ordinary memory.
  */
 #include "config.h"
 
@@ -58,6 +65,7 @@ extern int _IO_file_doallocate(FILE *f);
 static uintptr_t text_lo, text_len;   /* written once, text_len first */
 static int state;                     /* 0 not done, 1 running, 2 done */
 static int patched;                   /* slots pointed at the pinned entry points */
+static const char *unrouted;          /* a memalign-family slot libc has, or NULL */
 
 bool vms_libc_text_contains(const void *ret)
 {
@@ -195,6 +203,13 @@ static void patch_relocs(uintptr_t l_addr, const ElfW(Rela) *rela, size_t bytes,
 			continue;
 		}
 		const char *name = strtab + symtab[ELF64_R_SYM(rela[i].r_info)].st_name;
+		static const char *const aligned[] = { "memalign", "posix_memalign", "aligned_alloc",
+						       "valloc", "pvalloc" };
+		for (size_t k = 0; k < sizeof aligned / sizeof aligned[0]; k++) {
+			if (strcmp(name, aligned[k]) == 0) {
+				unrouted = aligned[k];
+			}
+		}
 		for (size_t k = 0; k < nt; k++) {
 			if (strcmp(name, t[k].name) == 0) {
 				uintptr_t slot = l_addr + rela[i].r_offset;
@@ -294,6 +309,9 @@ void vms_libc_alloc_init(void)
 	}
 	if (patched == 0) {
 		vms_log(VMS_LOG_INFO, "libc's own allocations are not pinned: its GOT was not found");
+	} else if (unrouted != NULL) {
+		vms_log(VMS_LOG_INFO, "libc calls %s through its GOT: what it allocates so is not pinned",
+			unrouted);
 	}
 	__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
 }

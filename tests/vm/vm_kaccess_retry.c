@@ -14,6 +14,13 @@
  * write, makes it present and calls again, and the program sees what it
  * sees natively.  vm_kaccess.test compares the output with the native run
  * and checks that the statistics counted the retries.
+ *
+ * With the argument "dgram": the same on a datagram socket pair, the
+ * helper sending datagram A (64 KiB) and then B (100 bytes).  Natively the
+ * receive gets A, and a second, non-blocking receive gets B.  Under the
+ * shim the kernel drops A when it cannot store it, so the call must not be
+ * made again (it would take B in A's place): the program sees EFAULT,
+ * reported on stderr, and then B; vm_kaccess.test checks exactly that.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +66,7 @@ static int sleeping(pid_t tid)
 }
 
 static int wfd;
+static int dgram;
 
 static void *helper(void *arg)
 {
@@ -73,6 +81,11 @@ static void *helper(void *arg)
 	char data[LEN];
 	for (unsigned i = 0; i < LEN; i++) {
 		data[i] = (char)(i * 13 + 5);
+	}
+	if (dgram) {
+		send(wfd, data, LEN, 0);
+		send(wfd, data + 1000, 100, 0);
+		return NULL;
 	}
 	size_t done = 0;
 	while (done < LEN) {
@@ -107,6 +120,10 @@ static void once(const char *what, int fds[2], int use_recv)
 	ssize_t n = 0;
 	while (got < LEN) {
 		n = use_recv ? recv(fds[0], buf + got, LEN - got, 0) : read(fds[0], buf + got, LEN - got);
+		if (use_recv == 2 && n > 0) {
+			got += (size_t)n;
+			break; /* one datagram */
+		}
 		if (n <= 0) {
 			break;
 		}
@@ -120,8 +137,9 @@ static void once(const char *what, int fds[2], int use_recv)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	dgram = argc > 1 && strcmp(argv[1], "dgram") == 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	buf = malloc(LEN + 4096);
 	/* Page-aligned inside the block, so the madvise covers whole pages. */
@@ -131,6 +149,24 @@ int main(void)
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
+	if (dgram) {
+		int dv[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dv) != 0) {
+			return 99;
+		}
+		/* Room for both datagrams in the socket's queue. */
+		int sz = 4 * LEN;
+		setsockopt(dv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		setsockopt(dv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+		once("datagram recv", dv, 2);
+		ssize_t n = recv(dv[0], buf, LEN, MSG_DONTWAIT);
+		if (n < 0) {
+			printf("datagram next: failed: %s\n", strerror(errno));
+		} else {
+			printf("datagram next: %zd bytes, sum %08x\n", n, sum(buf, (size_t)n));
+		}
+		return 0;
+	}
 	int p[2];
 	if (pipe(p) != 0) {
 		return 99;

@@ -6,9 +6,22 @@
  * natively and under the shim and compares.  The stdio part covers the
  * fread and fwrite families, whose large requests libc passes to the
  * kernel directly.
+ *
+ * The last lines check what must not change: memory the program may not
+ * access (PROT_NONE) still gets the kernel's EFAULT through ioctl, raw
+ * syscall(2), futex and recvmmsg, also when it holds a structure the
+ * wrappers read to find more buffers (a message header, an iovec array,
+ * a message array, an address length); an unknown ioctl still gets
+ * ENOTTY; and
+ * errno is left alone by calls that succeed (ioctl, syscall, recvmmsg,
+ * sendmmsg, setvbuf, fclose).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -146,5 +159,88 @@ int main(void)
 	k = fread(rdst3, 3, 4 * big / 3, tf);
 	printf("fread_short=%zu eof=%d\n", k, feof(tf));
 	fclose(tf);
+
+	/* Genuine faults stay genuine; errno is kept on success. */
+	int dv[2];
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, dv);
+	char *none = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	send(dv[0], "abc", 3, 0);
+	errno = 0;
+	int q = ioctl(dv[1], FIONREAD, none);
+	printf("ioctl_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = ioctl(dv[1], _IOR('z', 99, int), none + 100);
+	printf("ioctl_unknown_encoded=%d errno=%d ", q, errno);
+	errno = 0;
+	q = ioctl(dv[1], 0x54ff, none + 200);
+	printf("ioctl_unknown_legacy=%d errno=%d ", q, errno);
+	errno = 0;
+	write(pfd[1], "0123456789", 10);
+	long lr = syscall(SYS_read, pfd[0], none, 10);
+	printf("syscall_read_none=%ld errno=%d ", lr, errno);
+	errno = 0;
+	lr = syscall(SYS_futex, none, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	printf("futex_none=%ld errno=%d\n", lr, errno);
+	errno = 0;
+	q = (int)recvmsg(dv[1], (struct msghdr *)none, MSG_DONTWAIT);
+	printf("recvmsg_hdr_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = (int)sendmsg(dv[0], (struct msghdr *)none, 0);
+	printf("sendmsg_hdr_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = recvmmsg(dv[1], (struct mmsghdr *)none, 2, MSG_DONTWAIT, NULL);
+	printf("recvmmsg_vec_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = (int)writev(pfd[1], (struct iovec *)none, 2);
+	printf("writev_iov_none=%d errno=%d ", q, errno);
+	errno = 0;
+	q = getsockname(dv[0], (struct sockaddr *)none, (socklen_t *)(none + 64));
+	printf("getsockname_len_none=%d errno=%d ", q, errno);
+	errno = 0;
+	lr = syscall(SYS_readv, pfd[0], none, 2);
+	printf("syscall_readv_iov_none=%ld errno=%d\n", lr, errno);
+	struct iovec *iv = fresh(4096);
+	struct mmsghdr *mm = fresh(4096);
+	iv[0] = (struct iovec){ none, 100 };
+	mm[0].msg_hdr.msg_iov = &iv[0];
+	mm[0].msg_hdr.msg_iovlen = 1;
+	errno = 0;
+	q = recvmmsg(dv[1], mm, 1, MSG_DONTWAIT, NULL);
+	printf("recvmmsg_none=%d errno=%d ", q, errno);
+	char *mbuf = fresh(8192);
+	iv[0] = (struct iovec){ mbuf, 3000 };
+	iv[1] = (struct iovec){ mbuf + 5000, 3000 };
+	memset(mm, 0, 2 * sizeof *mm);
+	mm[0].msg_hdr.msg_iov = &iv[0];
+	mm[0].msg_hdr.msg_iovlen = 1;
+	mm[1].msg_hdr.msg_iov = &iv[1];
+	mm[1].msg_hdr.msg_iovlen = 1;
+	errno = 1234;
+	q = sendmmsg(dv[0], mm, 2, 0);
+	printf("sendmmsg=%d errno=%d ", q, errno);
+	errno = 1234;
+	q = recvmmsg(dv[1], mm, 2, 0, NULL);
+	printf("recvmmsg=%d len=%u,%u errno=%d ", q, mm[0].msg_len, mm[1].msg_len, errno);
+	int *cnt = fresh(4096);
+	send(dv[0], "abcde", 5, 0);
+	errno = 1234;
+	q = ioctl(dv[1], FIONREAD, cnt);
+	printf("ioctl=%d count=%d errno=%d ", q, *cnt, errno);
+	char *sb = fresh(4096);
+	errno = 1234;
+	lr = syscall(SYS_recvfrom, dv[1], sb, 4096, 0, NULL, NULL);
+	printf("syscall_recvfrom=%ld data=%.5s errno=%d\n", lr, sb, errno);
+	FILE *vf = tmpfile();
+	char *vb = fresh(8192);
+	errno = 1234;
+	q = setvbuf(vf, vb, _IOFBF, 8192);
+	fputs("through the program's buffer", vf);
+	rewind(vf);
+	char *line = fresh(4096);
+	char *got = fgets(line, 4096, vf);
+	int e1 = errno;
+	errno = 1234;
+	q += fclose(vf);
+	printf("setvbuf+fclose=%d line=%s errno=%d,%d\n", q, got ? line : "(null)", e1, errno);
 	return 0;
 }
