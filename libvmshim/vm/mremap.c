@@ -276,9 +276,12 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 				vms_fatal("mremap: no memory for the page table");
 			}
 			vms_pte_store(to, pte); /* every bit, verbatim */
-			if (dontunmap && pte == VMS_PTE_GUARD) {
+			if (dontunmap && (pte == VMS_PTE_GUARD || !(v->flags & VMS_VMA_SHARED))) {
 				/* The kernel moved the page tables: the old range
-				 * keeps its mapping but no guard. */
+				 * keeps its mapping but no guard, and a private file
+				 * mapping none of its pages (private copies, swapped
+				 * or not, went with the move: their swap slot is the
+				 * target's now); they fault back in from the file. */
 				vms_pte_store(pt, 0);
 			}
 		}

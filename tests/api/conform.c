@@ -2887,6 +2887,33 @@ static void mprotect_growsdown_goes_on(void)
 	munmap(p, 8 * P);
 }
 
+/* MREMAP_DONTUNMAP of a private file mapping whose private copy is in
+ * swap: the copy goes with the move; the old range reads the file again. */
+static void dontunmap_private_file_swapped_copy(void)
+{
+	int fd = make_file(P, 15);
+	SETUP(fd >= 0, "file");
+	char *p, *t;
+	M("map", p, mmap(NULL, P, RW, PRIV, fd, 0));
+	if (p != MAP_FAILED) {
+		p[0] = 0x5a;
+		R("pageout", madvise(p, P, MADV_PAGEOUT));
+		M("dontunmap", t, mremap(p, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
+		if (t != MAP_FAILED) {
+			out("target=%d old=%d", t[0] == 0x5a, p[0] == (char)pat(0, 15));
+			t[1] = 0x33;
+			R("pageout_target", madvise(t, P, MADV_PAGEOUT));
+			p[2] = 0x44;
+			R("pageout_old", madvise(p, P, MADV_PAGEOUT));
+			out("target_again=%d old_again=%d", t[0] == 0x5a && t[1] == 0x33,
+			    p[0] == (char)pat(0, 15) && p[2] == 0x44);
+			munmap(t, P);
+		}
+		munmap(p, P);
+	}
+	close(fd);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3694,6 +3721,9 @@ static const struct check checks[] = {
 	  "mprotect=-1/ENOMEM child=exited:0"),
 	C("mprotect.growsdown_goes_on", mprotect_growsdown_goes_on, FORK,
 	  "grows=+0x0 next=+0x4000 mprotect=-1/ENOMEM wr_next=ok"),
+	C("mremap.dontunmap_private_file_swapped_copy", dontunmap_private_file_swapped_copy, FORK,
+	  "map=ok pageout=0 dontunmap=ok target=1 old=1 pageout_target=0 pageout_old=0 "
+	  "target_again=1 old_again=1"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
