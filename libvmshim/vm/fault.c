@@ -231,6 +231,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 		}
 		vms_kmaps_adjust(before, vms_kmaps_boundaries(round_start, end));
 		vms_kmaps_unlock();
+		vms_chaos();
 		for (size_t i = 0; i < n; i++) {
 			uintptr_t ps = runs[i][0] > pop_start ? runs[i][0] : pop_start;
 			uintptr_t pe = runs[i][1] < pop_end ? runs[i][1] : pop_end;
@@ -260,6 +261,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 		      uintptr_t pop_end, bool write, int *pop_err)
 {
+	vms_chaos();
 	size_t n = claim(start, end);
 	if (n == 0) {
 		return 0;
@@ -400,6 +402,7 @@ static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pt
 		vms_test_upgrade_hook(vma, page);
 	}
 #endif
+	vms_chaos();
 	vms_pte_t old = vms_pte_load(pt);
 	if (old & VMS_PTE_BUSY) {
 		wait_not_busy(pt);
@@ -481,6 +484,7 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 	start = start < vma->start ? vma->start : start;
 	end = end > vma->end ? vma->end : end;
 	uint64_t mine[MAX_ADAPTIVE_WINDOW / 64] = { 0 };
+	vms_chaos();
 	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
