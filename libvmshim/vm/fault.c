@@ -11,6 +11,9 @@
  *   5. write to a page COW-shared since fork    -> end the sharing of its block, RESOLVED
  *   6. page present, kernel grants the access   -> RESOLVED (another thread won the race)
  *   7. page present, kernel protection lower    -> raise it to the VMA's prot, RESOLVED
+ *      (claimed by CAS on the PTE loaded again: if reclaim evicted the page
+ *      since the dispatch above looked, it is not present any more and the access is
+ *      retried, so that it swaps the page in)
  *   8. page never touched                       -> fill its block, RESOLVED:
  *      anonymous memory is zero-filled, file pages come from the page cache
  *      write-protected, so that their first write comes back here (7):
@@ -64,6 +67,10 @@ static __thread unsigned table_failures __attribute__((tls_model("initial-exec")
 static __thread unsigned since_resync __attribute__((tls_model("initial-exec")));
 
 #define SPURIOUS_LIMIT 10000u
+
+#ifdef VMS_TEST_HOOKS
+void (*vms_test_upgrade_hook)(struct vms_vma *vma, uintptr_t page);
+#endif
 
 /*
  * A present page whose kernel protection allows the access faulted
@@ -224,6 +231,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 		}
 		vms_kmaps_adjust(before, vms_kmaps_boundaries(round_start, end));
 		vms_kmaps_unlock();
+		vms_chaos();
 		for (size_t i = 0; i < n; i++) {
 			uintptr_t ps = runs[i][0] > pop_start ? runs[i][0] : pop_start;
 			uintptr_t pe = runs[i][1] < pop_end ? runs[i][1] : pop_end;
@@ -253,6 +261,7 @@ static int fill_claimed(struct vms_vma *vma, uintptr_t start, uintptr_t end, uin
 static int fill_range(struct vms_vma *vma, uintptr_t start, uintptr_t end, uintptr_t pop_start,
 		      uintptr_t pop_end, bool write, int *pop_err)
 {
+	vms_chaos();
 	size_t n = claim(start, end);
 	if (n == 0) {
 		return 0;
@@ -415,9 +424,25 @@ static size_t claim_readahead_run(struct vms_vma *vma, uintptr_t page, int prot)
 static enum vms_fault_result upgrade(struct vms_vma *vma, uintptr_t page, vms_pte_t *pt,
 				     enum vms_access access)
 {
+#ifdef VMS_TEST_HOOKS
+	if (vms_test_upgrade_hook != NULL) {
+		vms_test_upgrade_hook(vma, page);
+	}
+#endif
+	vms_chaos();
 	vms_pte_t old = vms_pte_load(pt);
 	if (old & VMS_PTE_BUSY) {
 		wait_not_busy(pt);
+		return VMS_FAULT_RESOLVED;
+	}
+	if (!(old & VMS_PTE_PRESENT)) {
+		/* The caller saw the page present, but reclaim in another thread
+		 * evicted it since (deactivated pages are its victims): its PTE
+		 * is SWAPPED now (or zero, a clean file page), its kernel page
+		 * gone.  Raising the protection here would make an empty page
+		 * accessible under a PTE that still points at swap: the next
+		 * read gets zeros.  Retry the access: it faults again and swaps
+		 * the page in. */
 		return VMS_FAULT_RESOLVED;
 	}
 	vms_pte_t busy = old | VMS_PTE_BUSY;
@@ -486,6 +511,7 @@ static enum vms_fault_result break_cow(struct vms_vma *vma, uintptr_t page, vms_
 	start = start < vma->start ? vma->start : start;
 	end = end > vma->end ? vma->end : end;
 	uint64_t mine[MAX_ADAPTIVE_WINDOW / 64] = { 0 };
+	vms_chaos();
 	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(start, end);
 	for (uintptr_t x = start; x < end; x += VMS_PAGE_SIZE) {
@@ -582,9 +608,10 @@ enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access)
 		}
 	} else if (pte == 0) {
 		res = fill(vma, page, access);
-		if ((vma->flags & VMS_VMA_FILE) && access == VMS_ACCESS_WRITE) {
+		vms_pte_t *fpt = vms_pte_lookup(&vms_mm.ptes, page);
+		if ((vma->flags & VMS_VMA_FILE) && access == VMS_ACCESS_WRITE && fpt != NULL) {
 			/* Filled write-protected: the write itself is next. */
-			res = upgrade(vma, page, vms_pte_lookup(&vms_mm.ptes, page), access);
+			res = upgrade(vma, page, fpt, access);
 		}
 	} else if (pte == VMS_PTE_GUARD) {
 		/* A guard page (vm/guard.c): SIGSEGV, SEGV_MAPERR, as on Linux. */

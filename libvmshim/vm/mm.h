@@ -315,6 +315,12 @@ enum vms_fault_result {
 };
 /* Resolves a fault at addr; async-signal-safe, takes the map lock for reading. */
 enum vms_fault_result vms_fault(uintptr_t addr, enum vms_access access);
+#ifdef VMS_TEST_HOOKS
+/* Tests only (built with -DVMS_TEST_HOOKS): called as a fault that saw a
+ * present page starts to raise its protection, with the map lock held for
+ * reading, to run there what another thread could (an eviction). */
+extern void (*vms_test_upgrade_hook)(struct vms_vma *vma, uintptr_t page);
+#endif
 /*
  * Makes the arena pages of [addr, addr + len) allow access before a system
  * call hands them to the kernel, which does not fault into the shim (it

@@ -62,6 +62,35 @@ static inline vms_pte_t vms_pte_with_slot(vms_pte_t pte, uint64_t slot)
 }
 static inline int vms_pte_prot(vms_pte_t pte) { return (int)(pte & VMS_PTE_PROT_MASK); }
 
+#ifdef VMS_CHAOS
+/*
+ * Race hunting (off by default; build with CFLAGS=-DVMS_CHAOS=N, N a power
+ * of two): about one call in N yields the CPU.  The calls sit in the
+ * windows of the fault path and reclaim between a thread's look at a PTE
+ * and its claim of it, or between the steps of an eviction or a swap-in
+ * (vm/fault.c, vm/reclaim.c), so that other threads run in them: races
+ * that need a preemption there become frequent (with 8 threads under
+ * VMSHIM_MEM_LIMIT=1M and N=4, a missing re-check in upgrade() loses
+ * pages within seconds).
+ */
+long vms_raw_sched_yield(void);
+static inline void vms_chaos(void)
+{
+	static __thread uint32_t s __attribute__((tls_model("initial-exec")));
+	if (s == 0) {
+		s = (uint32_t)(uintptr_t)&s | 1u;
+	}
+	s ^= s << 13;
+	s ^= s >> 17;
+	s ^= s << 5;
+	if ((s & ((VMS_CHAOS) - 1u)) == 0) {
+		vms_raw_sched_yield();
+	}
+}
+#else
+static inline void vms_chaos(void) {}
+#endif
+
 static inline vms_pte_t vms_pte_load(const vms_pte_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);

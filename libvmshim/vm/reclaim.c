@@ -432,7 +432,9 @@ static size_t evict(struct vms_vma *v, struct victim *vs, size_t n, bool *swap_f
 			gone[i] = false; /* its write failed: it stays */
 		}
 	}
+	vms_chaos();
 	drop_runs(vs, n, gone);
+	vms_chaos();
 	for (size_t i = 0; i < n; i++) {
 		if (gone[i]) {
 			vms_pte_store(vs[i].pt, vs[i].now);
@@ -497,6 +499,7 @@ static size_t scan_chunk(struct vms_vma *v, uintptr_t start, uintptr_t end, vms_
 			continue;
 		}
 		(*looked)++;
+		vms_chaos();
 		if (!vms_pte_cas(&pt[i], &pte, pte | VMS_PTE_BUSY)) {
 			continue;
 		}
@@ -703,6 +706,7 @@ static unsigned readahead_for(const struct vms_vma *v, uintptr_t page)
 enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *pt, vms_pte_t pte,
 				  enum vms_access access)
 {
+	vms_chaos();
 	if (!vms_pte_cas(pt, &pte, pte | VMS_PTE_BUSY)) {
 		return VMS_FAULT_RESOLVED; /* changed under us: retry the access */
 	}
@@ -741,6 +745,7 @@ enum vms_fault_result vms_swap_in(struct vms_vma *v, uintptr_t page, vms_pte_t *
 		return VMS_FAULT_HWPOISON;
 	}
 	mem_copy(page, slot_buf->buf, n * VMS_PAGE_SIZE, true);
+	vms_chaos();
 	vms_kmaps_lock();
 	long before = vms_kmaps_boundaries(page, page + n * VMS_PAGE_SIZE);
 	bool writing = access == VMS_ACCESS_WRITE ||
