@@ -272,6 +272,9 @@ int vm_lock_new_locked(uintptr_t start, uintptr_t end, bool map_locked);
 /* The lock flags a new mapping is born with (MAP_LOCKED, MCL_FUTURE and
  * MCL_ONFAULT in force), 0 if none: set before it merges with anything. */
 unsigned vms_new_lock_bits(bool map_locked);
+/* Unlocks [start, end), kernel and table (merging as munlock does).  Map
+ * lock held for writing. */
+void vms_unlock_range(uintptr_t start, uintptr_t end);
 /* Makes [s, e) of v present as the kernel's population of locked memory
  * does (writable private file pages copied there and then).  Map lock held
  * for writing. */

@@ -240,6 +240,33 @@ static int grow_in_place(struct vms_vma *v, uintptr_t a, size_t olen, size_t nle
 	return 0;
 }
 
+/*
+ * A locked mapping moved with MREMAP_DONTUNMAP next to what it left
+ * behind, q (locked, merged at the target) and the old mapping
+ * [old_start, old_end) (unlocked now): Linux's copy_vma merged the target
+ * with the old mapping before the unlock, so it unlocked the merged whole.
+ * Does the same when q, unlocked, would have merged with the old mapping.
+ */
+static void unlock_merged_with_old(struct vms_vma *q, uintptr_t old_start, uintptr_t old_end)
+{
+	struct vms_vma *o = q->end == old_start ? vms_vma_next(q)
+			    : q->start == old_end ? vms_vma_prev(q) : NULL;
+	if (o == NULL || (o->flags & VMS_VMA_LOCKED)) {
+		return;
+	}
+	struct vms_vma t = *q; /* q as it was before the old mapping's unlock */
+	t.flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
+	if (!((t.apart | o->apart) & VMS_APART_HARD)) {
+		t.apart = o->apart;
+	}
+	if (!(o == vms_vma_next(q) ? vms_vma_compatible(&t, o) : vms_vma_compatible(o, &t))) {
+		return;
+	}
+	uintptr_t s = q->start < old_start ? q->start : old_start;
+	uintptr_t e = q->end > old_end ? q->end : old_end;
+	vms_unlock_range(s, e);
+}
+
 static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintptr_t dst,
 		bool dontunmap, uint64_t hard_id)
 {
@@ -358,10 +385,14 @@ static int move(struct vms_vma *v, uintptr_t a, size_t olen, size_t nlen, uintpt
 		 * of the target is reservation without the kernel-kept advice. */
 		keep_kernel_advice(q, dst, dst + nlen);
 	}
+	bool was_locked = (q->flags & VMS_VMA_LOCKED) != 0;
 	if (q->apart != 0) {
-		vms_vma_merge(set, q); /* its own pieces only */
+		q = vms_vma_merge(set, q); /* its own pieces only */
 	} else {
-		vms_vma_merge_new(set, q);
+		q = vms_vma_merge_new(set, q);
+	}
+	if (dontunmap && was_locked && !shared) {
+		unlock_merged_with_old(q, whole_start, whole_end);
 	}
 	return 0;
 }

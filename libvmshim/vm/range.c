@@ -423,6 +423,12 @@ int vm_munlockall(void)
 	return 0;
 }
 
+void vms_unlock_range(uintptr_t start, uintptr_t end)
+{
+	vms_raw_munlock((void *)start, end - start);
+	set_locked(start, end, 0);
+}
+
 void vms_mlock_fork_child(void)
 {
 	/* fork clears VM_LOCKED on each of the child's mappings without

@@ -2914,6 +2914,22 @@ static void dontunmap_private_file_swapped_copy(void)
 	close(fd);
 }
 
+/* MREMAP_DONTUNMAP of part of a locked mapping onto another part of it:
+ * Linux merges the target with what is around it, the old mapping
+ * included, and then unlocks the whole. */
+static void dontunmap_onto_own_locked(void)
+{
+	char *p = map_anon(64, PROT_NONE, PRIV);
+	SETUP(p, "map");
+	g_base = p;
+	R("mlock", mlock(p, 64 * P));
+	char *t;
+	MR("dontunmap", t, mremap(p + 25 * P, 5 * P, 5 * P,
+				  MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, p + 32 * P));
+	R("dontneed", madvise(p, 64 * P, MADV_DONTNEED));
+	munmap(p, 64 * P);
+}
+
 /* Shared memory keeps its contents under a guard; the page comes back. */
 static void guard_shared_keeps_object(void)
 {
@@ -3724,6 +3740,8 @@ static const struct check checks[] = {
 	C("mremap.dontunmap_private_file_swapped_copy", dontunmap_private_file_swapped_copy, FORK,
 	  "map=ok pageout=0 dontunmap=ok target=1 old=1 pageout_target=0 pageout_old=0 "
 	  "target_again=1 old_again=1"),
+	C("mremap.dontunmap_onto_own_locked", dontunmap_onto_own_locked, FORK,
+	  "mlock=-1/ENOMEM dontunmap=+0x20000 dontneed=0"),
 	C("guard.shared_keeps_object", guard_shared_keeps_object, FORK,
 	  "install=0 rd_guard=SIGSEGV/SEGV_MAPERR@+0x0 remove=0 back=pat"),
 	C("guard.locked_EINVAL_hole_ENOMEM", guard_locked_EINVAL_hole_ENOMEM, 0,
