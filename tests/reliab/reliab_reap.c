@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../vm/shim_probe.h"
+
 #define P 4096UL
 #define SHARED_LEN (4UL << 20)
 #define OWN_LEN (2UL << 20)
@@ -158,31 +160,6 @@ static void victim(int proc)
 	exit(0);
 }
 
-/* The size of the unlinked swap file open in dir, or -1. */
-static long long swap_file_size(const char *dir)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long long size = -1;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char link[300], target[4096];
-		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		struct stat st;
-		if (n > 0) {
-			target[n] = '\0';
-			if (strncmp(target, dir, strlen(dir)) == 0 && strstr(target, "(deleted)") &&
-			    stat(link, &st) == 0 && S_ISREG(st.st_mode)) {
-				size = (long long)st.st_size;
-			}
-		}
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
-	return size;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -258,7 +235,7 @@ int main(int argc, char **argv)
 		bad += !page_is(shared_region, s, shared_word(s));
 	}
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	long long size = swap_file_size(dir);
+	long long size = probe_swap_file_size(dir);
 	printf("parent: %lu victims (%lu killed), %u wrong pages, swap file %lld KiB\n", victims,
 	       killed, bad, size >= 0 ? size >> 10 : -1);
 	return bad || failed || workers_bad ? 1 : 0;

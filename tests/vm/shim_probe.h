@@ -1,17 +1,22 @@
 /*
  * tests/vm/shim_probe.h - what a test program asks a running shim (through
  * vmshim_stats_json, found with dlsym so the program also runs natively)
- * and the kernel's view to check it against.  Header-only: included by
- * tests/vm/vm_swap.c and tests/reliab/reliab_probe.c.
+ * and the kernel's view to check it against, and the page patterns the
+ * swap tests write and verify.  Header-only: included by tests/vm/vm_swap.c,
+ * tests/vm/vm_swap_reap.c, tests/reliab/reliab_probe.c and
+ * tests/reliab/reliab_reap.c.
  */
 #ifndef VMS_TESTS_SHIM_PROBE_H
 #define VMS_TESTS_SHIM_PROBE_H
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A statistic of the shim ("section.key"), or -1 natively. */
@@ -71,6 +76,75 @@ static inline int probe_kmaps_match(long long *shim, long long *real)
 	*real = probe_maps_in((unsigned long long)lo, (unsigned long long)hi);
 	*shim = probe_stat("kernel", "mappings");
 	return *shim == *real;
+}
+
+/* The size of the unlinked swap file this process has open in dir (its
+ * own description of it), or -1 if none. */
+static inline long long probe_swap_file_size(const char *dir)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long long size = -1;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char link[300], target[4096];
+		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n <= 0) {
+			continue;
+		}
+		target[n] = '\0';
+		struct stat st;
+		if (strncmp(target, dir, strlen(dir)) == 0 && strstr(target, "(deleted)") != NULL &&
+		    stat(link, &st) == 0 && S_ISREG(st.st_mode)) {
+			size = (long long)st.st_size;
+		}
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	return size;
+}
+
+/* Page patterns: a byte per page and salt, written at three places of
+ * each page (first, middle, last byte). */
+#define PROBE_PAGE 4096UL
+
+static inline unsigned char probe_pattern(size_t page, unsigned salt)
+{
+	return (unsigned char)((page * 2654435761u) >> 13 ^ salt);
+}
+
+/* Private anonymous memory of len bytes; exits with 2 if there is none. */
+static inline unsigned char *probe_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p;
+}
+
+static inline void probe_fill(unsigned char *m, size_t len, unsigned salt)
+{
+	for (size_t i = 0; i < len / PROBE_PAGE; i++) {
+		unsigned char v = probe_pattern(i, salt);
+		m[i * PROBE_PAGE] = v;
+		m[i * PROBE_PAGE + 1234] = (unsigned char)(v + 1);
+		m[i * PROBE_PAGE + PROBE_PAGE - 1] = (unsigned char)(v + 2);
+	}
+}
+
+/* Counts pages whose bytes differ from the pattern. */
+static inline size_t probe_verify(const unsigned char *m, size_t len, unsigned salt)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < len / PROBE_PAGE; i++) {
+		unsigned char v = probe_pattern(i, salt);
+		bad += m[i * PROBE_PAGE] != v || m[i * PROBE_PAGE + 1234] != (unsigned char)(v + 1) ||
+		       m[i * PROBE_PAGE + PROBE_PAGE - 1] != (unsigned char)(v + 2);
+	}
+	return bad;
 }
 
 #endif

@@ -47,44 +47,6 @@ static void check(int ok, const char *what)
 	}
 }
 
-static unsigned char pattern(size_t page, unsigned salt)
-{
-	return (unsigned char)((page * 2654435761u) >> 13 ^ salt);
-}
-
-static void *anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return p;
-}
-
-/* Writes the pattern at three places of each page. */
-static void fill(unsigned char *m, size_t len, unsigned salt)
-{
-	for (size_t i = 0; i < len / P; i++) {
-		unsigned char v = pattern(i, salt);
-		m[i * P] = v;
-		m[i * P + 1234] = (unsigned char)(v + 1);
-		m[i * P + P - 1] = (unsigned char)(v + 2);
-	}
-}
-
-/* Counts pages whose bytes differ from the pattern. */
-static size_t verify(const unsigned char *m, size_t len, unsigned salt)
-{
-	size_t bad = 0;
-	for (size_t i = 0; i < len / P; i++) {
-		unsigned char v = pattern(i, salt);
-		bad += m[i * P] != v || m[i * P + 1234] != (unsigned char)(v + 1) ||
-		       m[i * P + P - 1] != (unsigned char)(v + 2);
-	}
-	return bad;
-}
-
 static long status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -134,16 +96,16 @@ static void kmaps_check(const char *when)
 static void scans(void)
 {
 	size_t len = 4 * limit_bytes;
-	unsigned char *m = anon(len);
-	fill(m, len, 1);
-	size_t bad = verify(m, len, 1) + verify(m, len, 1);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 1);
+	size_t bad = probe_verify(m, len, 1) + probe_verify(m, len, 1);
 	srand(7);
 	for (int k = 0; k < 20000; k++) {
 		size_t i = (size_t)rand() % (len / P);
 		m[i * P + 100] = (unsigned char)k;
-		bad += m[i * P] != pattern(i, 1);
+		bad += m[i * P] != probe_pattern(i, 1);
 	}
-	bad += verify(m, len, 1);
+	bad += probe_verify(m, len, 1);
 	printf("scans: %zu pages, %s\n", len / P, bad ? "BAD" : "ok");
 	munmap(m, len);
 }
@@ -153,13 +115,13 @@ static void scans(void)
 static void hot_and_cold(void)
 {
 	size_t hot_len = limit_bytes / 4, cold_len = 3 * limit_bytes;
-	unsigned char *hot = anon(hot_len), *cold = anon(cold_len);
-	fill(hot, hot_len, 11);
+	unsigned char *hot = probe_anon(hot_len), *cold = probe_anon(cold_len);
+	probe_fill(hot, hot_len, 11);
 	size_t bad = 0;
 	for (size_t i = 0; i < cold_len / P; i++) {
 		cold[i * P] = (unsigned char)i;
 		if (i % 64 == 0) {
-			bad += verify(hot, hot_len, 11); /* every hot page, often */
+			bad += probe_verify(hot, hot_len, 11); /* every hot page, often */
 		}
 	}
 	size_t resident = resident_pages(hot, hot_len);
@@ -178,8 +140,8 @@ static void hot_and_cold(void)
 static void advice(void)
 {
 	size_t len = 64 * P;
-	unsigned char *m = anon(len);
-	fill(m, len, 2);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 2);
 	long long out0 = probe_stat("swap", "out_pages");
 	int r1 = madvise(m, len, MADV_PAGEOUT);
 	if (checks) {
@@ -191,7 +153,7 @@ static void advice(void)
 		check(resident_pages(m, len) == 64, "MADV_WILLNEED brings the pages back");
 	}
 	int r3 = madvise(m, len, MADV_COLD);
-	size_t bad = verify(m, len, 2);
+	size_t bad = probe_verify(m, len, 2);
 	printf("advice: pageout=%d willneed=%d cold=%d %s\n", r1, r2, r3, bad ? "BAD" : "ok");
 	check(mlock(m, P) == 0, "mlock");
 	errno = 0;
@@ -210,10 +172,10 @@ struct worker {
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	unsigned char *m = anon(w->len);
-	fill(m, w->len, w->salt);
+	unsigned char *m = probe_anon(w->len);
+	probe_fill(m, w->len, w->salt);
 	for (int pass = 0; pass < 3; pass++) {
-		w->bad += verify(m, w->len, w->salt);
+		w->bad += probe_verify(m, w->len, w->salt);
 	}
 	munmap(m, w->len);
 	return NULL;
@@ -241,21 +203,21 @@ static void threads(void)
 static void forked(void)
 {
 	size_t len = 3 * limit_bytes;
-	unsigned char *m = anon(len);
-	fill(m, len, 3);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 3);
 	pid_t c = fork();
 	if (c == 0) {
-		size_t bad = verify(m, len, 3);
-		fill(m, len / 2, 4);
-		bad += verify(m, len / 2, 4);
+		size_t bad = probe_verify(m, len, 3);
+		probe_fill(m, len / 2, 4);
+		bad += probe_verify(m, len / 2, 4);
 		_exit(bad ? 1 : 0);
 	}
-	fill(m + len / 2, len - len / 2, 5);
+	probe_fill(m + len / 2, len - len / 2, 5);
 	int st = 0;
 	waitpid(c, &st, 0);
-	size_t bad = verify(m, len / 2, 3);
+	size_t bad = probe_verify(m, len / 2, 3);
 	/* the second half was rewritten with salt 5 at page offsets from its start */
-	bad += verify(m + len / 2, len - len / 2, 5);
+	bad += probe_verify(m + len / 2, len - len / 2, 5);
 	printf("fork: child %s, parent %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "BAD",
 	       bad ? "BAD" : "ok");
 	munmap(m, len);
@@ -266,15 +228,15 @@ static void forked(void)
 static void vforked(void)
 {
 	size_t len = 2 * limit_bytes;
-	unsigned char *m = anon(len);
-	fill(m, len, 12);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 12);
 	pid_t c = vfork();
 	if (c == 0) {
-		_exit(m[0] == pattern(0, 12) ? 0 : 1);
+		_exit(m[0] == probe_pattern(0, 12) ? 0 : 1);
 	}
 	int st = 0;
 	waitpid(c, &st, 0);
-	size_t bad = verify(m, len, 12) + verify(m, len, 12);
+	size_t bad = probe_verify(m, len, 12) + probe_verify(m, len, 12);
 	printf("vfork: child %s, parent %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "BAD",
 	       bad ? "BAD" : "ok");
 	munmap(m, len);
@@ -284,14 +246,14 @@ static void vforked(void)
 static void locked(void)
 {
 	size_t llen = 16 * P, len = 3 * limit_bytes;
-	unsigned char *l = anon(llen);
-	fill(l, llen, 6);
+	unsigned char *l = probe_anon(llen);
+	probe_fill(l, llen, 6);
 	int r = mlock(l, llen);
-	unsigned char *m = anon(len);
-	fill(m, len, 7);
-	size_t bad = verify(m, len, 7);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 7);
+	size_t bad = probe_verify(m, len, 7);
 	printf("mlock: %d, resident %zu of 16, %s\n", r, resident_pages(l, llen),
-	       bad + verify(l, llen, 6) ? "BAD" : "ok");
+	       bad + probe_verify(l, llen, 6) ? "BAD" : "ok");
 	munlock(l, llen);
 	munmap(l, llen);
 	munmap(m, len);
@@ -312,7 +274,7 @@ static void files(const char *dir)
 	size_t len = 2 * limit_bytes;
 	unsigned char *buf = malloc(P);
 	for (size_t i = 0; i < len / P; i++) {
-		memset(buf, pattern(i, 8), P);
+		memset(buf, probe_pattern(i, 8), P);
 		if (pwrite(fd, buf, P, (off_t)(i * P)) != (ssize_t)P) {
 			perror("pwrite");
 			exit(2);
@@ -322,7 +284,7 @@ static void files(const char *dir)
 	unsigned char *shared = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	size_t bad = 0;
 	for (size_t i = 0; i < len / P; i++) {
-		bad += priv[i * P + 7] != pattern(i, 8);
+		bad += priv[i * P + 7] != probe_pattern(i, 8);
 	}
 	for (size_t i = 0; i < len / P; i += 2) {
 		priv[i * P + 9] = 0xAA; /* private copies of half the pages */
@@ -330,14 +292,14 @@ static void files(const char *dir)
 	for (size_t i = 1; i < len / P; i += 2) {
 		shared[i * P + 11] = 0x55; /* the file itself changes here */
 	}
-	unsigned char *m = anon(2 * limit_bytes); /* push everything out */
-	fill(m, 2 * limit_bytes, 9);
+	unsigned char *m = probe_anon(2 * limit_bytes); /* push everything out */
+	probe_fill(m, 2 * limit_bytes, 9);
 	for (size_t i = 0; i < len / P; i++) {
-		unsigned char want9 = (i % 2 == 0) ? 0xAA : pattern(i, 8);
-		unsigned char want11 = (i % 2 == 1) ? 0x55 : pattern(i, 8);
+		unsigned char want9 = (i % 2 == 0) ? 0xAA : probe_pattern(i, 8);
+		unsigned char want11 = (i % 2 == 1) ? 0x55 : probe_pattern(i, 8);
 		bad += priv[i * P + 9] != want9 || shared[i * P + 11] != want11;
 		/* the private copy sees the file's change only where it has no copy */
-		bad += priv[i * P + 11] != ((i % 2 == 0) ? pattern(i, 8) : 0x55);
+		bad += priv[i * P + 11] != ((i % 2 == 0) ? probe_pattern(i, 8) : 0x55);
 	}
 	munmap(priv, len);
 	munmap(shared, len);
@@ -347,7 +309,7 @@ static void files(const char *dir)
 			bad++;
 			continue;
 		}
-		bad += buf[11] != ((i % 2 == 1) ? 0x55 : pattern(i, 8)) || buf[9] != pattern(i, 8);
+		bad += buf[11] != ((i % 2 == 1) ? 0x55 : probe_pattern(i, 8)) || buf[9] != probe_pattern(i, 8);
 	}
 	free(buf);
 	close(fd);

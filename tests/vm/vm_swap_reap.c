@@ -53,69 +53,6 @@ static void check(int ok, const char *what)
 	}
 }
 
-static unsigned char pattern(size_t page, unsigned salt)
-{
-	return (unsigned char)((page * 2654435761u) >> 13 ^ salt);
-}
-
-static unsigned char *anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return p;
-}
-
-static void fill(unsigned char *m, size_t len, unsigned salt)
-{
-	for (size_t i = 0; i < len / P; i++) {
-		unsigned char v = pattern(i, salt);
-		m[i * P] = v;
-		m[i * P + 1234] = (unsigned char)(v + 1);
-		m[i * P + P - 1] = (unsigned char)(v + 2);
-	}
-}
-
-static size_t verify(const unsigned char *m, size_t len, unsigned salt)
-{
-	size_t bad = 0;
-	for (size_t i = 0; i < len / P; i++) {
-		unsigned char v = pattern(i, salt);
-		bad += m[i * P] != v || m[i * P + 1234] != (unsigned char)(v + 1) ||
-		       m[i * P + P - 1] != (unsigned char)(v + 2);
-	}
-	return bad;
-}
-
-/* The size of the unlinked swap file this process has open in dir (its
- * own description of it), or -1 if none. */
-static long long swap_file_size(const char *dir)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long long size = -1;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char link[300], target[4096];
-		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0) {
-			continue;
-		}
-		target[n] = '\0';
-		struct stat st;
-		if (strncmp(target, dir, strlen(dir)) == 0 && strstr(target, "(deleted)") != NULL &&
-		    stat(link, &st) == 0 && S_ISREG(st.st_mode)) {
-			size = (long long)st.st_size;
-		}
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
-	return size;
-}
-
 enum end { END_EXIT, END_EXEC, END_KILL, END_GRANDCHILD };
 static const char *end_name[] = { "exit", "exec", "kill", "grandchild" };
 
@@ -130,7 +67,7 @@ static void grandchild(int go, int verdict, unsigned char *m, size_t len, unsign
 	if (read(go, &c, 1) != 1) {
 		_exit(3);
 	}
-	size_t bad = verify(m, len, salt);
+	size_t bad = probe_verify(m, len, salt);
 	c = bad ? 'B' : 'G';
 	if (write(verdict, &c, 1) != 1) {
 		_exit(3);
@@ -156,8 +93,8 @@ static void grandchild_report(void)
 
 static void round_of(enum end how, size_t len, unsigned salt)
 {
-	unsigned char *m = anon(len);
-	fill(m, len, salt);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, salt);
 	int ready[2], go[2] = { -1, -1 }, verdict[2] = { -1, -1 };
 	if (pipe(ready) != 0 || (how == END_GRANDCHILD && (pipe(go) != 0 || pipe(verdict) != 0))) {
 		perror("pipe");
@@ -175,7 +112,7 @@ static void round_of(enum end how, size_t len, unsigned salt)
 		case END_EXIT: {
 			/* A quarter of it: evicts in the child, whose own slots
 			 * must be reaped too. */
-			size_t bad = verify(m, len / 4, salt);
+			size_t bad = probe_verify(m, len / 4, salt);
 			exit(bad ? 1 : 0);
 		}
 		case END_EXEC:
@@ -221,7 +158,7 @@ static void round_of(enum end how, size_t len, unsigned salt)
 		gc_go = go[1];
 		gc_verdict = verdict[0];
 	}
-	size_t bad = verify(m, len, salt);
+	size_t bad = probe_verify(m, len, salt);
 	munmap(m, len);
 	printf("round %s: child %s, parent %s", end_name[how], child_ok ? "ok" : "BAD",
 	       bad ? "BAD" : "ok");
@@ -238,8 +175,8 @@ static void round_of(enum end how, size_t len, unsigned salt)
  */
 static void many(size_t len, int children)
 {
-	unsigned char *m = anon(len);
-	fill(m, len, 99);
+	unsigned char *m = probe_anon(len);
+	probe_fill(m, len, 99);
 	size_t bad = 0;
 	int childbad = 0;
 	for (int wave = 0; wave < 2; wave++) {
@@ -267,12 +204,12 @@ static void many(size_t len, int children)
 				size_t b = 0;
 				for (size_t k = 0; k < n / P; k++) {
 					size_t page = off / P + k;
-					b += m[page * P] != pattern(page, 99);
+					b += m[page * P] != probe_pattern(page, 99);
 				}
 				size_t own = len / 4;
-				unsigned char *o = anon(own);
-				fill(o, own, (unsigned)i);
-				b += verify(o, own, (unsigned)i);
+				unsigned char *o = probe_anon(own);
+				probe_fill(o, own, (unsigned)i);
+				b += probe_verify(o, own, (unsigned)i);
 				if (i % 3 == 0) {
 					_exit(b ? 1 : 0);
 				}
@@ -281,7 +218,7 @@ static void many(size_t len, int children)
 		}
 		close(go[0]);
 		close(go[1]); /* all start */
-		bad += verify(m, len, 99);
+		bad += probe_verify(m, len, 99);
 		for (int i = 0; i < children; i++) {
 			if (i % 7 == 6) {
 				kill(pids[i], SIGKILL);
@@ -294,7 +231,7 @@ static void many(size_t len, int children)
 					      : !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		}
 		free(pids);
-		bad += verify(m, len, 99);
+		bad += probe_verify(m, len, 99);
 	}
 	printf("many: %d children twice, children %s, parent %s\n", children,
 	       childbad ? "BAD" : "ok", bad ? "BAD" : "ok");
@@ -329,7 +266,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		enum end how = (enum end)(r % 4);
 		round_of(how, len, 16 + (unsigned)r);
-		size = swap_file_size(dir);
+		size = probe_swap_file_size(dir);
 		printf(", swap file %lld KiB\n", size >= 0 ? size >> 10 : -1);
 		if (r == 0) {
 			first = size;
