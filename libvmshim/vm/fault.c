@@ -310,10 +310,10 @@ static vms_pte_t mark_written(vms_pte_t pte)
 	return pte | VMS_PTE_DIRTY;
 }
 
-int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end)
+void vms_mark_written(struct vms_vma *vma, uintptr_t start, uintptr_t end)
 {
 	if (!(vma->flags & VMS_VMA_FILE)) {
-		return 0;
+		return;
 	}
 	size_t n = vms_reprotect(vma, start, end, mark_written);
 	if (vma->flags & VMS_VMA_SHARED) {
@@ -323,12 +323,20 @@ int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end)
 			vms_count_fault(VMS_FAULT_cow);
 		}
 	}
-	long r = vms_raw_madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-	if (r == -EINVAL) {
-		/* Pages the shim keeps write-protected (shared with a fork
-		 * child until written): the end of the file is the question. */
+}
+
+int vms_populate_kernel(uintptr_t start, uintptr_t end, bool write)
+{
+	long r = vms_raw_madvise((void *)start, end - start,
+				 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	if (r == -EINVAL && write) {
+		/* Pages the shim keeps write-protected (clean file pages, pages
+		 * shared with a fork child until written): the end of the
+		 * object is the question, which reading answers too. */
 		r = vms_raw_madvise((void *)start, end - start, MADV_POPULATE_READ);
 	}
+	/* EINVAL now only means protections the shim chose, the VMA's
+	 * permission having been checked by the caller. */
 	return vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
 }
 

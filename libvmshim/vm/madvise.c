@@ -192,25 +192,15 @@ static int advise_piece(struct vms_vma *v, uintptr_t s, uintptr_t e, int advice)
 			return EINVAL;
 		}
 		int err = vms_populate_locked(v, s, e, write);
-		if (err == 0 && write && (v->flags & VMS_VMA_FILE)) {
-			/* Written now, dirty or copied, as natively; the kernel
-			 * says whether all of it could be (EFAULT past the end
-			 * of the file). */
-			return vms_populate_written(v, s, e);
-		}
 		if (err == 0 && vms_vma_has_object(v)) {
-			/* Pages present already were not populated again: the kernel
-			 * says whether the whole range can be (EFAULT past the end of
-			 * the file or shared object).  Its EINVAL only means clean
-			 * file pages the shim keeps write-protected on purpose (the
-			 * VMA's permission was checked above): the question is then
-			 * asked for reading, which every populated page allows
-			 * except write-only shared ones. */
-			long r = vms_raw_madvise((void *)s, e - s, advice);
-			if (r == -EINVAL && write) {
-				r = vms_raw_madvise((void *)s, e - s, MADV_POPULATE_READ);
+			/* Pages present already were not populated again: file
+			 * pages become written, dirty or copied, as natively, and
+			 * the kernel says whether the whole range can be (EFAULT
+			 * past the end of the file or shared object). */
+			if (write) {
+				vms_mark_written(v, s, e);
 			}
-			err = vms_raw_failed(r) && r != -EINVAL ? (int)-r : 0;
+			err = vms_populate_kernel(s, e, write);
 		}
 		return err;
 	}

@@ -340,10 +340,14 @@ void vms_prefault(uintptr_t addr, size_t len, enum vms_access access);
 int vms_populate_locked(struct vms_vma *vma, uintptr_t start, uintptr_t end, bool write);
 /* Marks the present pages of [start, end) of a file mapping written, as
  * the kernel's write faults of a population do: dirty (MAP_SHARED) or
- * copied (MAP_PRIVATE: later writes to the file no longer show), then has
- * the kernel populate them for writing.  0, or that population's errno
- * (EFAULT past the end of the file).  Map lock held for writing. */
-int vms_populate_written(struct vms_vma *vma, uintptr_t start, uintptr_t end);
+ * copied (MAP_PRIVATE: later writes to the file no longer show).  Map lock
+ * held for writing. */
+void vms_mark_written(struct vms_vma *vma, uintptr_t start, uintptr_t end);
+/* Has the kernel populate [start, end) of a mapping with an object (file,
+ * shared memory) whose pages the shim made present: private file pages
+ * marked written are copied there and then; the answer is the kernel's
+ * (EFAULT past the end of the object), or 0. */
+int vms_populate_kernel(uintptr_t start, uintptr_t end, bool write);
 
 /* vm/reclaim.c: the resident limit (see there).  Map lock held (either
  * mode), every signal blocked. */

@@ -250,8 +250,9 @@ void vms_populate_for_lock(struct vms_vma *v, uintptr_t s, uintptr_t e)
 {
 	bool write = (v->prot & PROT_WRITE) != 0;
 	vms_populate_locked(v, s, e, write);
-	if (write && !(v->flags & VMS_VMA_SHARED)) {
-		vms_populate_written(v, s, e); /* errors are for MADV_POPULATE_* only */
+	if (write && (v->flags & (VMS_VMA_FILE | VMS_VMA_SHARED)) == VMS_VMA_FILE) {
+		vms_mark_written(v, s, e);
+		vms_populate_kernel(s, e, true); /* errors are for MADV_POPULATE_* only */
 	}
 	vms_reprotect(v, s, e, NULL);
 }
