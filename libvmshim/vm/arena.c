@@ -5,8 +5,9 @@
  * reservation (locked memory stays locked: MADV_DONTNEED_LOCKED), counting
  * present pages, telling whether private memory was written (which gives
  * the program's mapping an anon_vma on Linux, so it decides which of its
- * mappings merge: vms_anon_written), and counting the kernel mappings the
- * shim causes inside the arena.
+ * mappings merge: vms_anon_written) and giving written mappings the
+ * anon_vma identity their first write would have had (vms_anon_settle),
+ * and counting the kernel mappings the shim causes inside the arena.
  *
  * Kernel-mapping model: the kernel splits the arena wherever neighbouring
  * pages differ in protection or in backing (each MAP_SHARED anonymous
@@ -399,15 +400,19 @@ bool vms_anon_written(uintptr_t start, uintptr_t end)
 	return written;
 }
 
-/* Linux's anon_vma_compatible: lo and hi adjacent, the same object at
- * contiguous offsets (a moved mapping keeps its own: a hard apart
- * identity), flags alike but for the protection. */
+/* Linux's anon_vma_compatible: lo and hi would merge but for their
+ * protection, their anon_vmas and what only kept them apart since (a hard
+ * apart identity, a moved mapping's own offset, still counts). */
 static bool anon_reusable(const struct vms_vma *lo, const struct vms_vma *hi)
 {
-	return lo->end == hi->start && lo->object == hi->object && lo->flags == hi->flags &&
-	       lo->advice == hi->advice &&
-	       ((lo->apart | hi->apart) & VMS_APART_HARD ? lo->apart == hi->apart : true) &&
-	       (lo->object == NULL || lo->pgoff + (lo->end - lo->start) / VMS_PAGE_SIZE == hi->pgoff);
+	struct vms_vma t = *hi;
+	t.prot = lo->prot;
+	t.anon = lo->anon;
+	t.anon_forked = lo->anon_forked;
+	if (!((lo->apart | hi->apart) & VMS_APART_HARD)) {
+		t.apart = lo->apart;
+	}
+	return vms_vma_compatible(lo, &t);
 }
 
 /* Whether v has no anon_vma yet but has been written since the last call:
