@@ -409,10 +409,7 @@ static bool anon_reusable(const struct vms_vma *lo, const struct vms_vma *hi)
 	t.prot = lo->prot;
 	t.anon = lo->anon;
 	t.anon_forked = lo->anon_forked;
-	if (!((lo->apart | hi->apart) & VMS_APART_HARD)) {
-		t.apart = lo->apart;
-	}
-	return vms_vma_compatible(lo, &t);
+	return vms_vma_would_merge(lo, &t);
 }
 
 /* Whether v has no anon_vma yet but has been written since the last call:

@@ -254,12 +254,9 @@ static void unlock_merged_with_old(struct vms_vma *q, uintptr_t old_start, uintp
 	if (o == NULL || (o->flags & VMS_VMA_LOCKED)) {
 		return;
 	}
-	struct vms_vma t = *q; /* q as it was before the old mapping's unlock */
+	struct vms_vma t = *q; /* q as if the unlock had come first */
 	t.flags &= ~(VMS_VMA_LOCKED | VMS_VMA_LOCKONFAULT);
-	if (!((t.apart | o->apart) & VMS_APART_HARD)) {
-		t.apart = o->apart;
-	}
-	if (!(o == vms_vma_next(q) ? vms_vma_compatible(&t, o) : vms_vma_compatible(o, &t))) {
+	if (!(o == vms_vma_next(q) ? vms_vma_would_merge(&t, o) : vms_vma_would_merge(o, &t))) {
 		return;
 	}
 	uintptr_t s = q->start < old_start ? q->start : old_start;

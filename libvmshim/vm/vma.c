@@ -480,16 +480,14 @@ struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v)
 	return v;
 }
 
-/* Whether lo and hi (adjacent, lo below) would merge if both had the
- * apart identity id. */
-static bool compatible_as(struct vms_vma *lo, struct vms_vma *hi, uint64_t id)
+bool vms_vma_would_merge(const struct vms_vma *lo, const struct vms_vma *hi)
 {
-	uint64_t a = lo->apart, b = hi->apart;
-	lo->apart = hi->apart = id;
-	bool ok = vms_vma_compatible(lo, hi);
-	lo->apart = a;
-	hi->apart = b;
-	return ok;
+	if ((lo->apart | hi->apart) & VMS_APART_HARD) {
+		return vms_vma_compatible(lo, hi);
+	}
+	struct vms_vma t = *hi;
+	t.apart = lo->apart;
+	return vms_vma_compatible(lo, &t);
 }
 
 /* Gives n v's apart identity if that alone kept them from merging.  The
@@ -509,7 +507,7 @@ static void join_apart(struct vms_vma *n, const struct vms_vma *v, bool below)
 	}
 	for (struct vms_vma *near = n, *m = below ? vms_vma_prev(n) : vms_vma_next(n);
 	     m != NULL && m->apart == was &&
-	     (below ? compatible_as(m, near, was) : compatible_as(near, m, was));
+	     (below ? vms_vma_would_merge(m, near) : vms_vma_would_merge(near, m));
 	     near = m, m = below ? vms_vma_prev(m) : vms_vma_next(m)) {
 		m->apart = v->apart;
 	}

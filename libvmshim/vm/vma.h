@@ -135,6 +135,9 @@ int vms_vma_clip(struct vms_vma_set *s, uintptr_t start, uintptr_t end);
 
 /* True when a and b may become one VMA if adjacent (a below b). */
 bool vms_vma_compatible(const struct vms_vma *a, const struct vms_vma *b);
+/* The same for a merge attempt, which apart identities left by earlier
+ * calls do not stop (hard ones, an anon_vma of its own, still do). */
+bool vms_vma_would_merge(const struct vms_vma *lo, const struct vms_vma *hi);
 /* Merges v with its neighbours where adjacent and compatible; returns the
  * VMA that now covers v's range (the others are freed). */
 struct vms_vma *vms_vma_merge(struct vms_vma_set *s, struct vms_vma *v);
