@@ -37,6 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../vm/shim_probe.h"
+
 #define P 4096UL
 /* The working sets below are several times this: run with VMSHIM_MEM_LIMIT=4M. */
 #define LIMIT (4UL << 20)
@@ -157,6 +159,22 @@ static void slots(void)
 	munmap(filler, len);
 }
 
+static void check_swap_file(int fd, const char *target, const struct stat *st, void *ctx)
+{
+	if (st->st_size == 0) {
+		return;
+	}
+	++*(int *)ctx;
+	const char *tmpdir = getenv("TMPDIR");
+	result((st->st_mode & 07777) == 0600, "the swap file has mode 0600");
+	result(st->st_uid == getuid(), "the swap file is the user's");
+	result(strstr(target, "(deleted)") != NULL, "the swap file has no name");
+	result(tmpdir == NULL || strncmp(target, tmpdir, strlen(tmpdir)) == 0,
+	       "the swap file is in $TMPDIR");
+	int fl = fcntl(fd, F_GETFD);
+	result(fl >= 0 && (fl & FD_CLOEXEC), "the swap file is close-on-exec");
+}
+
 static void swapfile(void)
 {
 	/* Make sure the swap file exists: more than the limit, then read it back. */
@@ -164,34 +182,8 @@ static void swapfile(void)
 	unsigned char *a = anon(len);
 	fill(a, len, 1);
 	madvise(a, len, MADV_PAGEOUT);
-	const char *tmpdir = getenv("TMPDIR");
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
 	int found = 0;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char link[300], target[4096];
-		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		struct stat st;
-		if (n <= 0 || stat(link, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-			continue;
-		}
-		target[n] = '\0';
-		if (st.st_nlink != 0) {
-			continue;
-		}
-		found++;
-		result((st.st_mode & 07777) == 0600, "the swap file has mode 0600");
-		result(st.st_uid == getuid(), "the swap file is the user's");
-		result(strstr(target, "(deleted)") != NULL, "the swap file has no name");
-		result(tmpdir == NULL || strncmp(target, tmpdir, strlen(tmpdir)) == 0,
-		       "the swap file is in $TMPDIR");
-		int fl = fcntl(atoi(e->d_name), F_GETFD);
-		result(fl >= 0 && (fl & FD_CLOEXEC), "the swap file is close-on-exec");
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
+	probe_unlinked_files(check_swap_file, &found);
 	result(found == 1, "exactly one unlinked swap file is open");
 	munmap(a, len);
 }

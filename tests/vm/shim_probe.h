@@ -78,31 +78,55 @@ static inline int probe_kmaps_match(long long *shim, long long *real)
 	return *shim == *real;
 }
 
-/* The size of the unlinked swap file this process has open in dir (its
- * own description of it), or -1 if none. */
-static inline long long probe_swap_file_size(const char *dir)
+/* Calls fn for each unlinked regular file this process has open (the
+ * shim's swap file is one): its descriptor, what /proc/self/fd says it is
+ * ("/dir/#123 (deleted)") and its stat.  Returns how many there were. */
+static inline int probe_unlinked_files(void (*fn)(int fd, const char *target,
+						  const struct stat *st, void *ctx),
+				       void *ctx)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
-	long long size = -1;
+	int count = 0;
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		char link[300], target[4096];
 		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
 		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0) {
+		struct stat st;
+		if (n <= 0 || stat(link, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 0) {
 			continue;
 		}
 		target[n] = '\0';
-		struct stat st;
-		if (strncmp(target, dir, strlen(dir)) == 0 && strstr(target, "(deleted)") != NULL &&
-		    stat(link, &st) == 0 && S_ISREG(st.st_mode)) {
-			size = (long long)st.st_size;
-		}
+		count++;
+		fn(atoi(e->d_name), target, &st, ctx);
 	}
 	if (d != NULL) {
 		closedir(d);
 	}
-	return size;
+	return count;
+}
+
+struct probe_size_in {
+	const char *dir;
+	long long size;
+};
+
+static inline void probe_size_in_dir(int fd, const char *target, const struct stat *st, void *ctx)
+{
+	struct probe_size_in *q = ctx;
+	(void)fd;
+	if (strncmp(target, q->dir, strlen(q->dir)) == 0) {
+		q->size = (long long)st->st_size;
+	}
+}
+
+/* The size of the unlinked swap file this process has open in dir (its
+ * own description of it), or -1 if none. */
+static inline long long probe_swap_file_size(const char *dir)
+{
+	struct probe_size_in q = { dir, -1 };
+	probe_unlinked_files(probe_size_in_dir, &q);
+	return q.size;
 }
 
 /* Page patterns: a byte per page and salt, written at three places of

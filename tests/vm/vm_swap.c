@@ -316,31 +316,22 @@ static void files(const char *dir)
 	printf("files: %s\n", bad ? "BAD" : "ok");
 }
 
+static void check_swap_file(int fd, const char *target, const struct stat *st, void *ctx)
+{
+	(void)fd;
+	(void)target;
+	if (st->st_size > 0) {
+		++*(int *)ctx;
+		check((st->st_mode & 0777) == 0600, "the swap file has mode 0600");
+		check(st->st_uid == getuid(), "the swap file belongs to the user");
+	}
+}
+
 /* The swap file: open in this process, unlinked, mode 0600. */
 static void swap_file_checks(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
 	int found = 0;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char link[300], target[4096];
-		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0) {
-			continue;
-		}
-		target[n] = '\0';
-		struct stat st;
-		if (strstr(target, "(deleted)") != NULL && stat(link, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size > 0 && st.st_nlink == 0) {
-			found++;
-			check((st.st_mode & 0777) == 0600, "the swap file has mode 0600");
-			check(st.st_uid == getuid(), "the swap file belongs to the user");
-		}
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
+	probe_unlinked_files(check_swap_file, &found);
 	check(found == 1, "exactly one unlinked swap file is open");
 }
 
